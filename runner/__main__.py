@@ -1,0 +1,68 @@
+"""clr-lab's command line: `python -m runner [overrides]` (Hydra). Dispatches on `task`.
+
+    python -m runner                                    # train small_cnn on digits with the triangular policy
+    python -m runner schedule=triangular2 seed=1        # another policy, another seed
+    python -m runner task=preview schedule=exp_range    # draw a schedule, no training
+    python -m runner -m schedule=constant,triangular,triangular2 seed=0,1,2   # a sweep
+
+Bad input exits with status 2 and one line `error: <key>=<value>: <what is allowed>`; set HYDRA_FULL_ERROR=1 for
+the full traceback. A run whose training failed exits 1 after recording the failure in its folder.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from runner import cli_errors, outcome
+from runner.callbacks import RejectedConfig
+from runner.config import validate
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+FAILED_STATUSES = ("failed", "diverged", "interrupted")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def hydra_entry(cfg: DictConfig) -> str:
+    from runner import tasks
+
+    run_cfg = validate(cfg)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    if run_cfg.task == "preview":
+        status = tasks.run_preview(run_cfg, out_dir)
+    else:
+        status = tasks.run_train(run_cfg, out_dir)
+    if status in FAILED_STATUSES:
+        outcome.mark_failed()
+    return status
+
+
+def main() -> int:
+    show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Hydra prints its own multi-line report unless this is set; we want the exception, to print one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        hydra_entry()
+    except RejectedConfig as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help, --info and Hydra's own usage errors
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except Exception as e:  # noqa: BLE001 - everything is reported, as one line or as a traceback
+        line = cli_errors.one_line(e)
+        if line is None or show_traceback:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 2
+    finally:
+        if not show_traceback:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+    return 1 if outcome.any_failed() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Hydra callbacks that check every job's config before any folder is made or any job starts.
+
+Hydra calls on_run_start / on_multirun_start before it creates a run or sweep folder, so a bad value on the command
+line leaves nothing behind. For a sweep every combination is composed and validated up front: a typo in the third
+value of a sweep fails at once, not after two jobs have trained.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from runner.config import validate
+from runner.cli_errors import one_line
+from runner.errors import ConfigError
+
+
+def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
+    """The override list of every job the basic sweeper (and the launchers behind it) will run."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    loader = GlobalHydra.instance().config_loader()
+    task_overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + list(task_overrides))
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def refuse_existing_run(run_dir: Any) -> None:
+    if run_dir and (Path(str(run_dir)) / "metrics.csv").exists():
+        raise ConfigError(f"hydra.run.dir={str(run_dir)!r}: already holds a run; choose a new folder")
+
+
+class RejectedConfig(BaseException):
+    """A ConfigError raised from a callback.
+
+    Hydra turns an Exception raised in a callback into a warning and carries on, which would start the job anyway;
+    a BaseException passes through Hydra to the entry point, which prints its one line and exits 2.
+    """
+
+
+class ValidateConfig(Callback):
+    """Fail fast, with one line naming the key, before Hydra writes anything."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            validate(config)
+            refuse_existing_run(OmegaConf.select(config, "hydra.run.dir"))
+        except ConfigError as e:
+            raise RejectedConfig(str(e)) from None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        loader = GlobalHydra.instance().config_loader()
+        for overrides in sweep_job_overrides(config):
+            try:
+                validate(loader.load_sweep_config(config, list(overrides)))
+            except Exception as e:  # composition errors of one job too: stop before any job starts
+                line = one_line(e)
+                if line is None:
+                    raise
+                raise RejectedConfig(f"{line} (in sweep job: {' '.join(overrides)})") from None

@@ -1,0 +1,224 @@
+"""The validated run configuration: every section a typed dataclass, checked before any work starts.
+
+`validate(cfg)` turns Hydra's composed DictConfig into a `RunConfig` or raises ConfigError with one line that
+names the key, the value and what is allowed. Schedules live in runner/schedules.py with their own registry; the
+other choices (model, dataset, optimizer) are registered here by the short name users type (`model=small_cnn`).
+No config string is ever imported or evaluated as code.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from runner.errors import ConfigError
+from runner.schedules import Schedule, build_schedule
+from runner.typed import from_mapping
+
+TASKS = ("train", "preview")
+
+
+def _check_range(key: str, value: float, low: float, high: float, *, low_open=False, high_open=False) -> None:
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above or (isinstance(value, float) and not math.isfinite(value) and math.isfinite(high)):
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ConfigError(f"{key}={value!r}: must be in {lo}{low}, {high}{hi}")
+
+
+# ---- models -------------------------------------------------------------------------------------------------
+@dataclass
+class SmallCNNConfig:
+    name: str = "small_cnn"
+    channels: list[int] = field(default_factory=lambda: [16, 32])
+    dropout: float = 0.0
+
+    def check(self, key: str) -> None:
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ConfigError(f"{key}.channels={self.channels!r}: must be a non-empty list of integers >= 1")
+        _check_range(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
+
+
+MODELS: dict[str, type] = {"small_cnn": SmallCNNConfig}
+
+
+# ---- datasets -----------------------------------------------------------------------------------------------
+@dataclass
+class DigitsConfig:
+    name: str = "digits"
+    val_fraction: float = 0.2
+    split_seed: int = 0
+
+    def check(self, key: str) -> None:
+        _check_range(f"{key}.val_fraction", self.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        if self.split_seed < 0:
+            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
+
+
+DATASETS: dict[str, type] = {"digits": DigitsConfig}
+
+
+# ---- optimizers ---------------------------------------------------------------------------------------------
+@dataclass
+class SGDConfig:
+    name: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+
+    def check(self, key: str) -> None:
+        _check_range(f"{key}.momentum", self.momentum, 0.0, 1.0, high_open=True)
+        _check_range(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError(f"{key}.nesterov=true: needs {key}.momentum > 0")
+
+
+@dataclass
+class AdamConfig:
+    name: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def check(self, key: str) -> None:
+        _check_range(f"{key}.beta1", self.beta1, 0.0, 1.0, high_open=True)
+        _check_range(f"{key}.beta2", self.beta2, 0.0, 1.0, high_open=True)
+        _check_range(f"{key}.eps", self.eps, 0.0, 1.0, low_open=True)
+        _check_range(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
+
+
+OPTIMIZERS: dict[str, type] = {"sgd": SGDConfig, "adam": AdamConfig}
+
+
+# ---- trainer, preview, analysis -----------------------------------------------------------------------------
+@dataclass
+class TrainerConfig:
+    epochs: int = 24
+    max_steps: Optional[int] = None
+    batch_size: int = 32
+    eval_batch_size: int = 1024
+    threads: Optional[int] = None
+    progress: bool = True
+    flush_every: int = 500
+    fail_at_step: Optional[int] = None
+
+    def check(self, key: str) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"{key}.epochs={self.epochs!r}: must be an integer >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"{key}.max_steps={self.max_steps!r}: must be an integer >= 1 or null")
+        for name in ("batch_size", "eval_batch_size", "flush_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
+        if self.fail_at_step is not None and self.fail_at_step < 0:
+            raise ConfigError(f"{key}.fail_at_step={self.fail_at_step!r}: must be an integer >= 0 or null")
+
+
+@dataclass
+class PreviewConfig:
+    steps: int = 8000
+
+    def check(self, key: str) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 1")
+
+
+@dataclass
+class PlateauConfig:
+    window: int = 100
+    rel_drop: float = 0.05
+    escape_drop: float = 0.2
+
+    def check(self, key: str) -> None:
+        if self.window < 2:
+            raise ConfigError(f"{key}.window={self.window!r}: must be an integer >= 2 (steps)")
+        _check_range(f"{key}.rel_drop", self.rel_drop, 0.0, 1.0, low_open=True, high_open=True)
+        _check_range(f"{key}.escape_drop", self.escape_drop, 0.0, 1.0, low_open=True, high_open=True)
+
+
+@dataclass
+class AnalysisConfig:
+    smoothing: float = 0.98
+    targets: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+
+    def check(self, key: str) -> None:
+        _check_range(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
+        for i, t in enumerate(self.targets):
+            _check_range(f"{key}.targets[{i}]", t, 0.0, 1.0, low_open=True)
+        self.plateau.check(f"{key}.plateau")
+
+
+@dataclass
+class RunConfig:
+    task: str
+    seed: int
+    model: Any
+    dataset: Any
+    schedule: Schedule
+    optimizer: Any
+    trainer: TrainerConfig
+    preview: PreviewConfig
+    analysis: AnalysisConfig
+
+
+def _choice(registry: Mapping[str, type], values: Any, key: str, group: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{key}={values!r}: must be a config group; choose one with {group}=NAME")
+    name = values.get("name")
+    if name not in registry:
+        raise ConfigError(f"{key}.name={name!r}: unknown {group}; allowed: {', '.join(sorted(registry))}")
+    obj = from_mapping(registry[name], values, key)
+    obj.check(key)
+    return obj
+
+
+def _section(cls: type, values: Any, key: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{key}={values!r}: must be a group of keys")
+    obj = from_mapping(cls, values, key)
+    obj.check(key)
+    return obj
+
+
+SECTIONS: dict[str, Callable[[Any], Any]] = {
+    "model": lambda v: _choice(MODELS, v, "model", "model"),
+    "dataset": lambda v: _choice(DATASETS, v, "dataset", "dataset"),
+    "schedule": build_schedule,
+    "optimizer": lambda v: _choice(OPTIMIZERS, v, "optimizer", "optimizer"),
+    "trainer": lambda v: _section(TrainerConfig, v, "trainer"),
+    "preview": lambda v: _section(PreviewConfig, v, "preview"),
+    "analysis": lambda v: _section(AnalysisConfig, v, "analysis"),
+}
+
+
+def validate(cfg: Any) -> RunConfig:
+    """A checked RunConfig from the composed config (a DictConfig or a plain dict); ConfigError otherwise."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(cfg, DictConfig):
+        try:
+            values = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                      for k in cfg if k != "hydra"}
+        except OmegaConfBaseException as e:
+            raise ConfigError(f"{getattr(e, 'full_key', '?')}: {str(e).splitlines()[0]}") from None
+    else:
+        values = {k: v for k, v in cfg.items() if k != "hydra"}
+    unknown = sorted(set(values) - set(SECTIONS) - {"task", "seed"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, {', '.join(SECTIONS)}")
+    task = values.get("task")
+    if task not in TASKS:
+        raise ConfigError(f"task={task!r}: unknown task; allowed: {', '.join(TASKS)}")
+    seed = values.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r}: must be an integer >= 0")
+    missing = [k for k in SECTIONS if k not in values]
+    if missing:
+        raise ConfigError(f"{missing[0]}: missing config group; choose one with {missing[0]}=NAME")
+    sections = {k: build(values[k]) for k, build in SECTIONS.items()}
+    return RunConfig(task=task, seed=seed, **sections)

@@ -1,0 +1,156 @@
+"""One function per task (train, preview): build the objects a validated config names, run, write the folder.
+
+A training failure is recorded in the run folder (summary.json status failed, with the error) and reported back
+as a status instead of an exception, so a sweep goes on with its other jobs and its report can list the failure.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+from runner.config import RunConfig
+from runner.errors import ConfigError
+from runner.records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog, write_json_atomic, write_rows
+
+log = logging.getLogger("runner")
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: Optional[int]) -> int:
+    """trainer.threads, or every core this process may use (a sweep launcher passes a share)."""
+    import torch
+
+    if threads is None:
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = threads
+    torch.set_num_threads(n)
+    return n
+
+
+def build_optimizer(cfg, params):
+    import torch
+
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=0.0, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                weight_decay=cfg.weight_decay)
+    raise ConfigError(f"optimizer.name={cfg.name!r}: unknown optimizer")
+
+
+def run_train(cfg: RunConfig, out_dir: Path) -> str:
+    """Train one run into `out_dir`; returns its status (completed, diverged, failed)."""
+    from runner import data as data_mod
+    from runner import models, train as train_mod
+
+    out_dir = Path(out_dir)
+    if (out_dir / "summary.json").exists() or (out_dir / "metrics.csv").exists():
+        raise ConfigError(f"hydra.run.dir={str(out_dir)!r}: already holds a run; choose a new folder")
+    wall0 = time.perf_counter()
+    threads = set_threads(cfg.trainer.threads)
+    data = data_mod.load_dataset(cfg.dataset)
+    per_epoch = train_mod.iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
+    steps = train_mod.total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs,
+                                  cfg.trainer.max_steps)
+    schedule = cfg.schedule.resolve(per_epoch)
+    seed_everything(cfg.seed)
+    model = models.build_model(cfg.model, data.input_shape, data.num_classes)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    log.info("%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads",
+             schedule.name, cfg.dataset.name, len(data.train_x), len(data.val_x), steps, per_epoch,
+             models.count_parameters(model), threads)
+    summary = {"status": "running", "schedule": schedule.name, "seed": cfg.seed, "steps": 0,
+               "iters_per_epoch": per_epoch, "step_size": getattr(schedule, "step_size", None)}
+    write_json_atomic(out_dir / "summary.json", summary)
+    result, error = None, None
+    try:
+        with CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, cfg.trainer.flush_every) as metrics, \
+                CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, cfg.trainer.flush_every) as evals:
+            result = train_mod.train(model, optimizer, schedule, data, steps=steps,
+                                     batch_size=cfg.trainer.batch_size, seed=cfg.seed, metrics=metrics,
+                                     evals=evals, eval_batch_size=cfg.trainer.eval_batch_size,
+                                     progress=cfg.trainer.progress, fail_at_step=cfg.trainer.fail_at_step)
+    except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("training failed: %s\n%s", error, traceback.format_exc())
+    summary.update(finish_summary(cfg, schedule, result, error, wall0))
+    write_figures(out_dir, schedule, summary, cfg)
+    write_json_atomic(out_dir / "summary.json", summary)
+    log.info("%s: status %s, final val_acc %s, %s", out_dir, summary["status"], summary.get("final_val_acc"),
+             f"{summary['images_per_s']:.0f} images/s" if summary.get("images_per_s") else "")
+    return summary["status"]
+
+
+def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0: float) -> dict:
+    if result is None:
+        return {"status": "failed", "error": error, "wall_s": time.perf_counter() - wall0}
+    out = {
+        "status": result.status,
+        "steps": result.steps,
+        "final_val_acc": result.final_val_acc,
+        "final_val_loss": result.final_val_loss,
+        "best_val_acc": result.best_val_acc,
+        "wall_s": time.perf_counter() - wall0,
+        "train_s": result.train_s,
+        "images_per_s": result.images / result.train_s if result.train_s > 0 else None,
+    }
+    if result.diverged:
+        out["diverged_at"] = result.diverged
+    return out
+
+
+def write_figures(out_dir: Path, schedule, summary: dict, cfg: RunConfig) -> None:
+    from runner.plots import plot_curves
+
+    length = schedule.cycle_length()
+    ends = list(range(length, summary.get("steps", 0) + 1, length)) if length else []
+    title = f"{schedule.name}, seed {cfg.seed}: {summary['status']}"
+    if summary.get("final_val_acc") is not None:
+        title += f", final val_acc {summary['final_val_acc']:.3f}"
+    plot_curves(out_dir, title=title, smoothing=cfg.analysis.smoothing, cycle_ends=ends)
+
+
+def preview_iters_per_epoch(cfg: RunConfig) -> int:
+    from runner import data as data_mod
+    from runner.train import iters_per_epoch
+
+    return iters_per_epoch(len(data_mod.load_dataset(cfg.dataset).train_x), cfg.trainer.batch_size)
+
+
+def run_preview(cfg: RunConfig, out_dir: Path) -> str:
+    """schedule.csv and schedule.png: the LR over preview.steps iterations, no training."""
+    from runner.plots import plot_schedule
+
+    schedule = cfg.schedule
+    if getattr(schedule, "step_size", 0) is None:  # given in epochs: needs the data size to convert
+        schedule = schedule.resolve(preview_iters_per_epoch(cfg))
+    steps = list(range(cfg.preview.steps))
+    lrs = [schedule.lr_at(i) for i in steps]
+    write_rows(Path(out_dir) / "schedule.csv", ("step", "cycle", "lr"),
+               ((i, schedule.cycle(i), lr) for i, lr in zip(steps, lrs)))
+    plot_schedule(Path(out_dir) / "schedule.png", steps, lrs, title=describe(schedule))
+    log.info("preview of %s over %d steps written to %s", schedule.name, len(steps), out_dir)
+    return "completed"
+
+
+def describe(schedule) -> str:
+    """A one-line title: the policy and its numbers."""
+    import dataclasses
+
+    parts = [f"{f.name}={getattr(schedule, f.name)!r}" for f in dataclasses.fields(schedule)
+             if f.name != "name" and getattr(schedule, f.name) is not None]
+    return f"{schedule.name}: " + ", ".join(parts)

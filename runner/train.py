@@ -1,0 +1,134 @@
+"""The training loop. It takes built objects (model, optimizer, schedule, data, record logs), so tests call it
+directly; runner/tasks.py builds those objects from the config.
+
+Per step: 1) set the LR from the policy, 2) forward/backward on a batch indexed from in-memory tensors,
+3) append one metrics row. Evaluation runs at every epoch end, every cycle end (LR back at base_lr) and at the end.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from runner.data import DataSplit
+from runner.records import CsvLog
+from runner.schedules import Schedule
+
+
+@dataclass
+class TrainResult:
+    status: str  # completed, diverged
+    steps: int
+    final_val_acc: Optional[float] = None
+    final_val_loss: Optional[float] = None
+    best_val_acc: Optional[float] = None
+    train_s: float = 0.0  # seconds in training steps, evaluation excluded
+    images: int = 0
+    diverged: Optional[dict] = None
+    evals: list = field(default_factory=list)
+
+
+def current_momentum(optimizer: torch.optim.Optimizer) -> Optional[float]:
+    """SGD's momentum or Adam's beta1: the value the records show beside the LR."""
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group["momentum"]) if "momentum" in group else None
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start:start + batch_size])
+        target = y[start:start + batch_size]
+        total_loss += nn.functional.cross_entropy(logits, target, reduction="sum").item()
+        correct += int((logits.argmax(dim=1) == target).sum())
+    model.train(was_training)
+    return total_loss / len(x), correct / len(x)
+
+
+def iters_per_epoch(n_train: int, batch_size: int) -> int:
+    # The last, smaller batch is kept: every image is seen once per epoch.
+    return math.ceil(n_train / batch_size)
+
+
+def total_steps(n_train: int, batch_size: int, epochs: int, max_steps: Optional[int]) -> int:
+    """trainer.max_steps wins when set; otherwise trainer.epochs whole epochs."""
+    return max_steps if max_steps is not None else epochs * iters_per_epoch(n_train, batch_size)
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule, data: DataSplit, *,
+          steps: int, batch_size: int, seed: int, metrics: CsvLog, evals: CsvLog, eval_batch_size: int = 1024,
+          progress: bool = False, fail_at_step: Optional[int] = None) -> TrainResult:
+    """Train for `steps` optimizer steps with the LR from `schedule` (already resolved to steps)."""
+    n_train = len(data.train_x)
+    per_epoch = iters_per_epoch(n_train, batch_size)
+    cycle_length = schedule.cycle_length()
+    order_rng = torch.Generator().manual_seed(seed)  # data order depends on the run's seed only
+    result = TrainResult(status="completed", steps=0)
+    model.train()
+    bar = tqdm(total=steps, desc=schedule.name, unit="step", disable=not progress, mininterval=0.5,
+               dynamic_ncols=True, leave=False)
+    step, train_s = 0, 0.0
+    perm = torch.randperm(n_train, generator=order_rng)
+    while step < steps:
+        if step % per_epoch == 0 and step > 0:
+            perm = torch.randperm(n_train, generator=order_rng)
+        tic = time.perf_counter()
+        lr = schedule.lr_at(step)
+        set_lr(optimizer, lr)
+        start = (step % per_epoch) * batch_size
+        idx = perm[start:start + batch_size]
+        xb, yb = data.train_x[idx], data.train_y[idx]
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        if fail_at_step is not None and step == fail_at_step:
+            raise RuntimeError(f"injected failure at step {step} (trainer.fail_at_step)")
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            # Keep every row before this step; the run stops and says where and at which LR it diverged.
+            metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
+            result.status, result.diverged = "diverged", {"step": step, "lr": lr, "loss": loss_value}
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        train_s += time.perf_counter() - tic
+        metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
+        result.images += len(idx)
+        step += 1
+        bar.update(1)
+        reasons = []
+        if step % per_epoch == 0:
+            reasons.append("epoch_end")
+        if cycle_length and step % cycle_length == 0:
+            reasons.append("cycle_end")
+        if step == steps:
+            reasons.append("final")
+        if reasons:
+            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size)
+            # One row per reason: a user filtering on when == "cycle_end" finds every cycle end.
+            for when in reasons:
+                evals.append(step, step / per_epoch, schedule.lr_at(step), val_loss, val_acc, when)
+            evals.flush()
+            metrics.flush()
+            result.evals.append((step, val_acc))
+            result.final_val_acc, result.final_val_loss = val_acc, val_loss
+            result.best_val_acc = max(val_acc, result.best_val_acc or 0.0)
+            bar.set_postfix(lr=f"{lr:.3g}", loss=f"{loss_value:.3f}", val_acc=f"{val_acc:.3f}", refresh=False)
+    bar.close()
+    result.steps, result.train_s = step, train_s
+    return result

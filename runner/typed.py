@@ -1,0 +1,78 @@
+"""Plain config values -> typed dataclasses, with one-line errors that name the key.
+
+Hydra's own structured-config errors span several lines and do not say what is allowed, so the YAML stays untyped
+at compose time and every section is checked here, before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, Mapping, TypeVar, Union
+
+from runner.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _type_name(tp: Any) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """`value` as type `tp` (int, float, bool, str, Optional[...], list[...]), or ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return coerce(value, args[0], key)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}={value!r}: must be a list, e.g. [{key.split('.')[-1]}1, ...]")
+        (item_tp,) = typing.get_args(tp)[:1]
+        return [coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if value is None:
+        raise ConfigError(f"{key}=null: must be {_type_name(tp)}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isnan(float(value)):
+                raise ConfigError(f"{key}={value!r}: must be a number, not NaN")
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif tp is Any:
+        return value
+    else:
+        raise TypeError(f"unsupported field type {tp!r} for {key}")
+    raise ConfigError(f"{key}={value!r}: must be {_type_name(tp)}")
+
+
+def from_mapping(cls: type[T], values: Mapping[str, Any], key: str) -> T:
+    """Build dataclass `cls` from `values`; unknown keys and wrong types are ConfigErrors naming `key.field`."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key; allowed: {', '.join(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}.{name}={value!r}: must be a group of keys")
+            kwargs[name] = from_mapping(tp, value, f"{key}.{name}")
+        else:
+            kwargs[name] = coerce(value, tp, f"{key}.{name}")
+    return cls(**kwargs)
