@@ -78,12 +78,16 @@ class Schedule:
     def check(self, key: str = "schedule") -> None:
         """Range checks; raise ConfigError naming `key.field`."""
 
-    def resolve(self, iters_per_epoch: int) -> "Schedule":
-        """The same policy with every length in optimizer steps (epochs converted)."""
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "Schedule":
+        """The same policy with every length in optimizer steps (epochs converted, run length known)."""
         return self
 
     def lr_at(self, it: int) -> float:
         raise NotImplementedError
+
+    def momentum_at(self, it: int) -> Optional[float]:
+        """The momentum (SGD) or beta1 (Adam) for step `it`, or None to leave the optimizer's own value."""
+        return None
 
     def cycle(self, it: int) -> int:
         """Cycle number for the records; 0 for policies without cycles."""
@@ -138,7 +142,7 @@ class Cyclical(Schedule):
         ):
             raise ConfigError(f"{key}.step_size_epochs={self.step_size_epochs!r}: must be a number > 0 (epochs)")
 
-    def resolve(self, iters_per_epoch: int) -> "Cyclical":
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "Cyclical":
         if self.step_size is not None:
             return self
         return dataclasses.replace(

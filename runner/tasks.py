@@ -66,7 +66,8 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
     per_epoch = train_mod.iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = train_mod.total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs,
                                   cfg.trainer.max_steps)
-    schedule = cfg.schedule.resolve(per_epoch)
+    schedule = cfg.schedule.resolve(per_epoch, steps)
+    warn_cycle_end(schedule, steps)
     seed_everything(cfg.seed)
     model = models.build_model(cfg.model, data.input_shape, data.num_classes)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
@@ -93,6 +94,14 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
     log.info("%s: status %s, final val_acc %s, %s", out_dir, summary["status"], summary.get("final_val_acc"),
              f"{summary['images_per_s']:.0f} images/s" if summary.get("images_per_s") else "")
     return summary["status"]
+
+
+def warn_cycle_end(schedule, steps: int) -> None:
+    """Smith: stop training at the end of a cycle, where the LR is back at its minimum."""
+    length = schedule.cycle_length()
+    if length and steps % length:
+        log.warning("training stops mid-cycle (%d steps, cycles of %d); Smith advises ending at a cycle end, "
+                    "e.g. trainer.max_steps=%d", steps, length, max(length, round(steps / length) * length))
 
 
 def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0: float) -> dict:
@@ -124,6 +133,13 @@ def write_figures(out_dir: Path, schedule, summary: dict, cfg: RunConfig) -> Non
     plot_curves(out_dir, title=title, smoothing=cfg.analysis.smoothing, cycle_ends=ends)
 
 
+def needs_data_size(schedule) -> bool:
+    import dataclasses
+
+    return any(f.name.endswith("_epochs") and getattr(schedule, f.name) is not None
+               for f in dataclasses.fields(schedule))
+
+
 def preview_iters_per_epoch(cfg: RunConfig) -> int:
     from runner import data as data_mod
     from runner.train import iters_per_epoch
@@ -135,14 +151,15 @@ def run_preview(cfg: RunConfig, out_dir: Path) -> str:
     """schedule.csv and schedule.png: the LR over preview.steps iterations, no training."""
     from runner.plots import plot_schedule
 
-    schedule = cfg.schedule
-    if getattr(schedule, "step_size", 0) is None:  # given in epochs: needs the data size to convert
-        schedule = schedule.resolve(preview_iters_per_epoch(cfg))
+    # Lengths given in epochs need the data size; one_cycle-like policies span the preview's steps.
+    per_epoch = preview_iters_per_epoch(cfg) if needs_data_size(cfg.schedule) else 1
+    schedule = cfg.schedule.resolve(per_epoch, cfg.preview.steps)
     steps = list(range(cfg.preview.steps))
     lrs = [schedule.lr_at(i) for i in steps]
-    write_rows(Path(out_dir) / "schedule.csv", ("step", "cycle", "lr"),
-               ((i, schedule.cycle(i), lr) for i, lr in zip(steps, lrs)))
-    plot_schedule(Path(out_dir) / "schedule.png", steps, lrs, title=describe(schedule))
+    momenta = [schedule.momentum_at(i) for i in steps]
+    write_rows(Path(out_dir) / "schedule.csv", ("step", "cycle", "lr", "momentum"),
+               ((i, schedule.cycle(i), lr, m) for i, lr, m in zip(steps, lrs, momenta)))
+    plot_schedule(Path(out_dir) / "schedule.png", steps, lrs, title=describe(schedule), momenta=momenta)
     log.info("preview of %s over %d steps written to %s", schedule.name, len(steps), out_dir)
     return "completed"
 

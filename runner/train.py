@@ -41,9 +41,15 @@ def current_momentum(optimizer: torch.optim.Optimizer) -> Optional[float]:
     return float(group["momentum"]) if "momentum" in group else None
 
 
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, momentum: Optional[float] = None) -> None:
+    """The policy's LR (and momentum, for policies that cycle it) for every parameter group."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+        if momentum is not None:
+            if "betas" in group:
+                group["betas"] = (momentum, group["betas"][1])
+            else:
+                group["momentum"] = momentum
 
 
 @torch.no_grad()
@@ -90,7 +96,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
             perm = torch.randperm(n_train, generator=order_rng)
         tic = time.perf_counter()
         lr = schedule.lr_at(step)
-        set_lr(optimizer, lr)
+        set_lr(optimizer, lr, schedule.momentum_at(step))
         start = (step % per_epoch) * batch_size
         idx = perm[start:start + batch_size]
         xb, yb = data.train_x[idx], data.train_y[idx]
