@@ -22,6 +22,8 @@ contiguous; ``W``, ``r``, ``d`` are ``window``, ``rel_drop``, ``escape_drop``):
   the full minibatch noise, so the value at the start would be a noisy reference for the escape test.
 * **Escape** -- the first logged step at or after the start of the *first* plateau at which
   ``smoothed < (1 - d) * level``; ``None`` when there is no plateau or the loss never gets there.
+  Points before the smoothed loss has first been at or above ``(1 - d) * level`` do not count: a rise
+  is stalled too, so a plateau the loss climbs into starts low, and must not be escaped at its start.
 * **Plateau fraction** -- the share of logged points that lie on some plateau (``0.0`` for no points).
   With a constant logging interval this is the share of training steps.
 * **Steps to target** -- per target accuracy, the first evaluation step with ``val_acc >= target``.
@@ -236,10 +238,17 @@ def _escape_index(s: np.ndarray, y: np.ndarray, plateaus: list[Plateau], escape_
     if not plateaus:
         return None
     first = plateaus[0]
-    n = _finite_prefix(y)
+    threshold = (1.0 - escape_drop) * first.level
+    y = y[: _finite_prefix(y)]
     k0 = int(np.searchsorted(s, first.start, side="left"))
-    below = np.flatnonzero(y[k0:n] < (1.0 - escape_drop) * first.level)
-    return k0 + int(below[0]) if below.size else None
+    # A rise counts as stalled, so a plateau the loss climbs into from below starts at a low point;
+    # without this the run would "escape" at the plateau's first step. Count only after it was up there.
+    on = np.flatnonzero(y[k0:] >= threshold)
+    if not on.size:
+        return None
+    k_on = k0 + int(on[0])
+    below = np.flatnonzero(y[k_on:] < threshold)
+    return k_on + int(below[0]) if below.size else None
 
 
 def escape(
@@ -251,9 +260,11 @@ def escape(
     """The step at which the first plateau was escaped.
 
     That is the first step at or after ``plateaus[0].start`` where
-    ``smoothed < (1 - escape_drop) * plateaus[0].level``. ``None`` if there is no plateau, or if the
-    smoothed loss never gets that low before the series ends or turns non-finite (a diverged run did not
-    escape).
+    ``smoothed < (1 - escape_drop) * plateaus[0].level``, counting only once the smoothed loss has been
+    at or above that threshold since the start (so a plateau that the loss climbs into from below is not
+    "escaped" at its own first step; for a plateau entered from above this changes nothing). ``None`` if
+    there is no plateau, or if the smoothed loss never gets that low before the series ends or turns
+    non-finite (a diverged run did not escape).
     """
     s, y = _series(steps, smoothed, "smoothed")
     _check_fraction("escape_drop", escape_drop)
