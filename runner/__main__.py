@@ -16,6 +16,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner import cli_errors, outcome
@@ -30,12 +31,16 @@ FAILED_STATUSES = ("failed", "diverged", "interrupted")
 def hydra_entry(cfg: DictConfig) -> str:
     from runner import tasks
 
-    run_cfg = validate(cfg)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    if run_cfg.task == "preview":
-        status = tasks.run_preview(run_cfg, out_dir)
-    else:
-        status = tasks.run_train(run_cfg, out_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        run_cfg = validate(cfg)
+        status = tasks.run_preview(run_cfg, out_dir) if run_cfg.task == "preview" else tasks.run_train(run_cfg, out_dir)
+    except Exception as exc:
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise
+        # In a sweep, one job's error must not stop the others: record it in the job's folder and go on.
+        status = tasks.record_failure(out_dir, cfg, exc)
     if status in FAILED_STATUSES:
         outcome.mark_failed()
     return status

@@ -54,8 +54,16 @@ class ValidateConfig(Callback):
             raise RejectedConfig(str(e)) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import os
+
+        from runner import threads
+
         loader = GlobalHydra.instance().config_loader()
-        for overrides in sweep_job_overrides(config):
+        jobs = sweep_job_overrides(config)
+        share = threads.share_for_sweep(config.hydra.get("launcher"), len(jobs))
+        if share is not None:
+            os.environ[threads.ENV] = str(share)
+        for overrides in jobs:
             try:
                 validate(loader.load_sweep_config(config, list(overrides)))
             except Exception as e:  # composition errors of one job too: stop before any job starts
@@ -63,3 +71,20 @@ class ValidateConfig(Callback):
                 if line is None:
                     raise
                 raise RejectedConfig(f"{line} (in sweep job: {' '.join(overrides)})") from None
+
+
+class SweepReport(Callback):
+    """Writes the sweep report when a multirun ends, and marks the command failed if any run has no result."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import logging
+
+        from runner import outcome
+        from runner.report import OK_STATUSES, build_report
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        counts = build_report(sweep_dir)
+        logging.getLogger("runner.report").info(
+            "sweep report: %s (%s)", sweep_dir / "report.md", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        if not set(counts) <= set(OK_STATUSES):
+            outcome.mark_failed()

@@ -76,3 +76,47 @@ def plot_schedule(path: Path, steps: Sequence[int], lrs: Sequence[float], title:
         row[0].grid(alpha=0.3)
     _save(fig, path)
     return path
+
+
+def _band(series: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
+    """Mean, min and max across runs, over the steps all of them reached."""
+    n = min(len(s) for s in series)
+    cols = [[s[i] for s in series] for i in range(n)]
+    return [sum(c) / len(c) for c in cols], [min(c) for c in cols], [max(c) for c in cols]
+
+
+def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoothing: float = 0.98) -> Path:
+    """compare.png: LR, smoothed training loss and val_acc per group, mean over seeds with a min-max band."""
+    path = Path(path)
+    fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(3, 1, sharex=True, figsize=(10, 8.5),
+                                                 gridspec_kw={"height_ratios": [1, 1.4, 1.2]})
+    for index, (label, folders) in enumerate(groups):
+        color = f"C{index % 10}"
+        metrics = [read_csv_columns(Path(f) / "metrics.csv") for f in folders]
+        metrics = [m for m in metrics if m.get("step")]
+        if not metrics:
+            continue
+        steps = floats(metrics[0]["step"])
+        lr_mean, _, _ = _band([floats(m["lr"]) for m in metrics])
+        ax_lr.plot(steps[:len(lr_mean)], lr_mean, color=color, lw=1.2, label=label)
+        mean, low, high = _band([list(ema(floats(m["loss"]), smoothing)) for m in metrics])
+        ax_loss.plot(steps[:len(mean)], mean, color=color, lw=1.3)
+        ax_loss.fill_between(steps[:len(mean)], low, high, color=color, alpha=0.2, lw=0)
+        evals = [read_csv_columns(Path(f) / "eval.csv") for f in folders]
+        curves = [dict(zip(floats(e.get("step", [])), floats(e.get("val_acc", [])))) for e in evals]
+        curves = [c for c in curves if c]
+        if curves:
+            common = sorted(set.intersection(*(set(c) for c in curves)))
+            acc_mean, acc_low, acc_high = _band([[c[s] for s in common] for c in curves])
+            ax_acc.plot(common, acc_mean, "o-", color=color, ms=2.5, lw=1.1)
+            ax_acc.fill_between(common, acc_low, acc_high, color=color, alpha=0.2, lw=0)
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.legend(fontsize=8, loc="upper right")
+    ax_loss.set_ylabel(f"training loss, EMA({smoothing:g})")
+    ax_acc.set_ylabel("validation accuracy")
+    ax_acc.set_xlabel("iteration (optimizer step)")
+    for ax in (ax_lr, ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    ax_lr.set_title("mean over seeds; bands: min-max across seeds")
+    _save(fig, path)
+    return path

@@ -30,12 +30,12 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(threads: Optional[int]) -> int:
-    """trainer.threads, or every core this process may use (a sweep launcher passes a share)."""
+    """trainer.threads, or this run's share of the cores (runner/threads.py)."""
     import torch
 
-    if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = threads
+    from runner.threads import threads_for_run
+
+    n = threads_for_run(threads)
     torch.set_num_threads(n)
     return n
 
@@ -75,7 +75,9 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
              schedule.name, cfg.dataset.name, len(data.train_x), len(data.val_x), steps, per_epoch,
              models.count_parameters(model), threads)
     summary = {"status": "running", "schedule": schedule.name, "seed": cfg.seed, "steps": 0,
-               "iters_per_epoch": per_epoch, "step_size": getattr(schedule, "step_size", None)}
+               "iters_per_epoch": per_epoch, "step_size": getattr(schedule, "step_size", None),
+               # CPU kernels sum in a thread-count-dependent order: results repeat bit for bit per thread count.
+               "threads": threads}
     write_json_atomic(out_dir / "summary.json", summary)
     result, error = None, None
     try:
@@ -89,11 +91,32 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
         error = f"{type(exc).__name__}: {exc}"
         log.error("training failed: %s\n%s", error, traceback.format_exc())
     summary.update(finish_summary(cfg, schedule, result, error, wall0))
-    write_figures(out_dir, schedule, summary, cfg)
+    # The records are on disk whatever happens next: a bug in analysis or plotting must not hide them.
+    for step_name, finish in (("analysis", lambda: summary.update(analyze_folder(out_dir, cfg.analysis))),
+                              ("curves.png", lambda: write_figures(out_dir, schedule, summary, cfg))):
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log
+            log.exception("%s failed", step_name)
+            summary.setdefault("postprocess_errors", []).append(f"{step_name}: {type(exc).__name__}: {exc}")
     write_json_atomic(out_dir / "summary.json", summary)
     log.info("%s: status %s, final val_acc %s, %s", out_dir, summary["status"], summary.get("final_val_acc"),
              f"{summary['images_per_s']:.0f} images/s" if summary.get("images_per_s") else "")
     return summary["status"]
+
+
+def record_failure(out_dir: Path, cfg, exc: BaseException) -> str:
+    """summary.json with status failed and the error, for a job that raised before its loop could record it."""
+    from runner.cli_errors import one_line
+    from runner.records import read_json
+
+    summary = read_json(Path(out_dir) / "summary.json") or {}
+    error = one_line(exc) or f"{type(exc).__name__}: {exc}"
+    log.error("job failed: %s", error, exc_info=one_line(exc) is None)
+    summary.update({"status": "failed", "error": error, "seed": cfg.get("seed"),
+                    "schedule": (cfg.get("schedule") or {}).get("name")})
+    write_json_atomic(Path(out_dir) / "summary.json", summary)
+    return "failed"
 
 
 def warn_cycle_end(schedule, steps: int) -> None:
@@ -120,6 +143,22 @@ def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0
     if result.diverged:
         out["diverged_at"] = result.diverged
     return out
+
+
+def analyze_folder(out_dir: Path, analysis_cfg) -> dict:
+    """Plateaus, escape and steps-to-target from the run's own records (what a later reader would compute)."""
+    from runner.analysis import analyze_run
+    from runner.records import floats, read_csv_columns
+
+    metrics = read_csv_columns(out_dir / "metrics.csv")
+    evals = read_csv_columns(out_dir / "eval.csv")
+    # A step that is an epoch end and a cycle end has two eval rows with the same numbers: keep one.
+    accuracy_at = dict(zip(floats(evals.get("step", [])), floats(evals.get("val_acc", []))))
+    plateau = analysis_cfg.plateau
+    return analyze_run(floats(metrics.get("step", [])), floats(metrics.get("lr", [])),
+                       floats(metrics.get("loss", [])), list(accuracy_at), list(accuracy_at.values()),
+                       beta=analysis_cfg.smoothing, window=plateau.window, rel_drop=plateau.rel_drop,
+                       escape_drop=plateau.escape_drop, targets=analysis_cfg.targets)
 
 
 def write_figures(out_dir: Path, schedule, summary: dict, cfg: RunConfig) -> None:
