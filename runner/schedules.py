@@ -1,4 +1,4 @@
-"""Learning-rate policies as pure functions of the optimizer step.
+"""Learning-rate (and momentum) policies as pure functions of the optimizer step.
 
 Smith (2017), "Cyclical Learning Rates for Training Neural Networks"; the same numbers as bckenstler/CLR and
 torch.optim.lr_scheduler.CyclicLR:
@@ -10,7 +10,9 @@ torch.optim.lr_scheduler.CyclicLR:
 `it` counts optimizer steps from 0 and lr(it) is the LR used for step `it`, so lr(0) = base_lr.
 
 Each policy is a dataclass registered by name: its fields are the config keys (schedule.*), `check()` holds the
-range checks, `lr_at(it)` the formula. Nothing here imports torch or Hydra, so previews and tests stay light.
+range checks, `lr_at(it)` the formula. Lengths given in epochs (fields ending in _epochs) and lengths that default
+to the run (one_cycle's total_steps) are turned into steps by `resolve(iters_per_epoch, total_steps)`. Nothing here
+imports torch or Hydra, so previews and tests stay light. docs/schedules.md lists every policy and key.
 
     >>> from runner.schedules import build_schedule
     >>> s = build_schedule({"name": "triangular", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20})
@@ -24,6 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Optional
 
+from runner import scale_fns
 from runner.errors import ConfigError
 from runner.typed import from_mapping
 
@@ -52,22 +55,87 @@ def build_schedule(values: dict, key: str = "schedule") -> "Schedule":
     return schedule
 
 
-def cycle_of(it: int, step_size: int) -> int:
-    """1-based cycle number of step `it`: a cycle is 2 * step_size steps (up, then down)."""
-    return math.floor(1 + it / (2 * step_size))
+# ---- pure formulas ------------------------------------------------------------------------------------------
+def cycle_of(it: int, step_size: int, step_size_down: Optional[int] = None) -> int:
+    """1-based cycle number of step `it`: a cycle is step_size steps up, then step_size_down (default: the same)."""
+    down = step_size if step_size_down is None else step_size_down
+    return math.floor(1 + it / (step_size + down))
 
 
-def triangle(it: int, step_size: int) -> float:
-    """Position in the triangle, 0 at base_lr and 1 at max_lr."""
-    x = abs(it / step_size - 2 * cycle_of(it, step_size) + 1)
-    return max(0.0, 1.0 - x)
+def triangle(it: int, step_size: int, step_size_down: Optional[int] = None) -> float:
+    """Position in the triangle, 0 at base_lr and 1 at max_lr; with step_size_down == step_size this is Smith's
+    max(0, 1 - |it / step_size - 2 * cycle + 1|), and torch's CyclicLR with step_size_up/step_size_down."""
+    down = step_size if step_size_down is None else step_size_down
+    # 1) steps since the current cycle began
+    pos = it - (cycle_of(it, step_size, down) - 1) * (step_size + down)
+    # 2) rising for step_size steps, 3) then falling for step_size_down steps
+    return pos / step_size if pos <= step_size else (step_size + down - pos) / down
 
 
+def anneal_cos(start: float, end: float, pct: float) -> float:
+    """Half a cosine from `start` (pct 0) to `end` (pct 1), as torch's OneCycleLR."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+def anneal_linear(start: float, end: float, pct: float) -> float:
+    return (end - start) * pct + start
+
+
+ANNEAL = {"cos": anneal_cos, "linear": anneal_linear}
+
+
+def in_steps(steps: Optional[int], epochs: Optional[float], iters_per_epoch: Optional[int],
+             key: str) -> Optional[int]:
+    """A length given in steps or in epochs, in optimizer steps (at least 1)."""
+    if steps is not None or epochs is None:
+        return steps
+    if iters_per_epoch is None:
+        raise ValueError(f"{key}_epochs needs iters_per_epoch: call resolve(iters_per_epoch, total_steps) first")
+    return max(1, round(epochs * iters_per_epoch))
+
+
+# ---- range checks: each raises one line naming the key --------------------------------------------------------
 def _require_positive(key: str, value: float) -> None:
     if not value > 0 or not math.isfinite(value):
         raise ConfigError(f"{key}={value!r}: must be a finite number > 0")
 
 
+def _require_in(key: str, value: float, low: float, high: float, *, low_open: bool = False,
+                high_open: bool = False, why: str = "") -> None:
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above or math.isnan(value) or (math.isinf(value) and math.isfinite(high)):
+        text = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{key}={value!r}: must be in {text}" + (f": {why}" if why else ""))
+
+
+def _require_choice(key: str, value: str, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r}: must be one of {', '.join(allowed)}")
+
+
+def _check_length(key: str, name: str, steps: Optional[int], epochs: Optional[float], required: bool) -> None:
+    """`name` in steps or `name`_epochs: exactly one (required) or at most one of the two set."""
+    both = steps is not None and epochs is not None
+    if both or (required and steps is None and epochs is None):
+        how = "exactly one" if required else "at most one"
+        raise ConfigError(f"{key}.{name}={steps!r}, {key}.{name}_epochs={epochs!r}: set {how} (the other to null), "
+                          f"e.g. {key}.{name}=null {key}.{name}_epochs=4")
+    if steps is not None and steps < 1:
+        raise ConfigError(f"{key}.{name}={steps!r}: must be an integer >= 1 (optimizer steps)")
+    if epochs is not None and not (epochs > 0 and math.isfinite(epochs)):
+        raise ConfigError(f"{key}.{name}_epochs={epochs!r}: must be a number > 0 (epochs)")
+
+
+def _check_momentum(key: str, policy) -> None:
+    _require_in(f"{key}.base_momentum", policy.base_momentum, 0.0, 1.0, high_open=True)
+    _require_in(f"{key}.max_momentum", policy.max_momentum, 0.0, 1.0, high_open=True)
+    if policy.base_momentum > policy.max_momentum:
+        raise ConfigError(f"{key}.base_momentum={policy.base_momentum!r}: must not exceed "
+                          f"{key}.max_momentum={policy.max_momentum!r} (momentum falls as the LR rises)")
+
+
+# ---- the policies ---------------------------------------------------------------------------------------------
 @dataclass
 class Schedule:
     """Shared shape of every policy; subclasses add their keys and the formula."""
@@ -94,8 +162,16 @@ class Schedule:
         return 0
 
     def cycle_length(self) -> Optional[int]:
-        """Steps per cycle, or None for policies without cycles."""
+        """Steps per cycle, or None for policies without cycles (or with cycles of changing length: sgdr)."""
         return None
+
+    def cycle_ends(self, steps: int) -> list[int]:
+        """Steps in 1..steps at which a cycle ends (the LR is back at its low), including cycles of changing
+        length; a training loop evaluates there."""
+        length = self.cycle_length()
+        if length:
+            return list(range(length, steps + 1, length))
+        return [s for s in range(1, steps + 1) if self.cycle(s) != self.cycle(s - 1)]
 
 
 @register("constant")
@@ -115,59 +191,63 @@ class Constant(Schedule):
 
 @dataclass
 class Cyclical(Schedule):
-    """Smith's triangle between base_lr and max_lr; subclasses choose how the amplitude scales."""
+    """Smith's triangle between base_lr and max_lr (up step_size steps, down step_size_down); subclasses choose
+    how the amplitude scales. Momentum, when cycled, mirrors the LR between max_momentum and base_momentum."""
 
     base_lr: float = 0.001
     max_lr: float = 0.006
-    step_size: Optional[int] = None  # half a cycle, in optimizer steps
-    step_size_epochs: Optional[float] = None  # half a cycle, in epochs (Smith: 2-8)
+    step_size: Optional[int] = None  # the rising half, in optimizer steps (torch's step_size_up)
+    step_size_epochs: Optional[float] = None  # the rising half, in epochs (Smith: 2-8)
+    step_size_down: Optional[int] = None  # the falling half; null with step_size_down_epochs: = step_size
+    step_size_down_epochs: Optional[float] = None
+    cycle_momentum: bool = False
+    base_momentum: float = 0.8
+    max_momentum: float = 0.9
     cyclic: ClassVar[bool] = True
 
     def check(self, key: str = "schedule") -> None:
         _require_positive(f"{key}.base_lr", self.base_lr)
         _require_positive(f"{key}.max_lr", self.max_lr)
         if self.base_lr >= self.max_lr:
-            raise ConfigError(
-                f"{key}.base_lr={self.base_lr!r}: must be below {key}.max_lr={self.max_lr!r}"
-            )
-        if (self.step_size is None) == (self.step_size_epochs is None):
-            raise ConfigError(
-                f"{key}.step_size={self.step_size!r}, {key}.step_size_epochs={self.step_size_epochs!r}: "
-                f"set exactly one (the other to null), e.g. {key}.step_size=null {key}.step_size_epochs=4"
-            )
-        if self.step_size is not None and self.step_size < 1:
-            raise ConfigError(f"{key}.step_size={self.step_size!r}: must be an integer >= 1 (optimizer steps)")
-        if self.step_size_epochs is not None and not (
-            self.step_size_epochs > 0 and math.isfinite(self.step_size_epochs)
-        ):
-            raise ConfigError(f"{key}.step_size_epochs={self.step_size_epochs!r}: must be a number > 0 (epochs)")
+            raise ConfigError(f"{key}.base_lr={self.base_lr!r}: must be below {key}.max_lr={self.max_lr!r}")
+        _check_length(key, "step_size", self.step_size, self.step_size_epochs, required=True)
+        _check_length(key, "step_size_down", self.step_size_down, self.step_size_down_epochs, required=False)
+        _check_momentum(key, self)
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> "Cyclical":
-        if self.step_size is not None:
-            return self
         return dataclasses.replace(
-            self, step_size=max(1, round(self.step_size_epochs * iters_per_epoch)), step_size_epochs=None
-        )
+            self, step_size=in_steps(self.step_size, self.step_size_epochs, iters_per_epoch, "step_size"),
+            step_size_epochs=None, step_size_down_epochs=None,
+            step_size_down=in_steps(self.step_size_down, self.step_size_down_epochs, iters_per_epoch,
+                                    "step_size_down"))
 
-    def _step_size(self) -> int:
-        if self.step_size is None:
-            raise ValueError("step_size_epochs is unresolved: call resolve(iters_per_epoch) first")
-        return self.step_size
+    def _steps(self) -> tuple[int, int]:
+        if self.step_size is None or (self.step_size_down is None and self.step_size_down_epochs is not None):
+            raise ValueError("a step size is in epochs: call resolve(iters_per_epoch, total_steps) first")
+        return self.step_size, self.step_size if self.step_size_down is None else self.step_size_down
 
     def scale(self, cycle: int, it: int) -> float:
         return 1.0
 
     def lr_at(self, it: int) -> float:
-        step_size = self._step_size()
-        cycle = cycle_of(it, step_size)
-        amplitude = (self.max_lr - self.base_lr) * triangle(it, step_size)
-        return self.base_lr + amplitude * self.scale(cycle, it)
+        up, down = self._steps()
+        # 4) the amplitude, scaled by cycle or by iteration, rides on base_lr
+        amplitude = (self.max_lr - self.base_lr) * triangle(it, up, down)
+        return self.base_lr + amplitude * self.scale(cycle_of(it, up, down), it)
+
+    def momentum_at(self, it: int) -> Optional[float]:
+        if not self.cycle_momentum:
+            return None
+        up, down = self._steps()
+        # 5) momentum moves against the LR: max_momentum at base_lr, base_momentum at the (scaled) peak
+        amplitude = (self.max_momentum - self.base_momentum) * triangle(it, up, down)
+        return self.max_momentum - amplitude * self.scale(cycle_of(it, up, down), it)
 
     def cycle(self, it: int) -> int:
-        return cycle_of(it, self._step_size())
+        return cycle_of(it, *self._steps())
 
     def cycle_length(self) -> Optional[int]:
-        return 2 * self._step_size()
+        return sum(self._steps())
 
 
 @register("triangular")
@@ -184,23 +264,284 @@ class Triangular2(Cyclical):
     """Amplitude halves at each new cycle: 1, 1/2, 1/4, ..."""
 
     name: str = "triangular2"
+    scale_mode: str = "cycle"  # only cycle: by iterations the LR collapses (refused with the reason)
+
+    def check(self, key: str = "schedule") -> None:
+        super().check(key)
+        scale_fns.check_mode("halve_per_cycle", self.scale_mode, key)
 
     def scale(self, cycle: int, it: int) -> float:
-        return 1.0 / 2.0 ** (cycle - 1)
+        return scale_fns.halve_per_cycle(cycle, 1.0)
 
 
 @register("exp_range")
 @dataclass
 class ExpRange(Cyclical):
-    """Amplitude times gamma**it (by iteration), as in bckenstler/CLR and torch's CyclicLR."""
+    """Amplitude times gamma**it (by iteration), as in bckenstler/CLR and torch's CyclicLR; base_lr stays."""
 
     name: str = "exp_range"
     gamma: float = 0.99994
+    scale_mode: str = "iterations"  # gamma**it as bckenstler and torch; cycle: gamma**cycle
 
     def check(self, key: str = "schedule") -> None:
         super().check(key)
-        if not 0 < self.gamma <= 1:
-            raise ConfigError(f"{key}.gamma={self.gamma!r}: must be in (0, 1]")
+        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        _require_choice(f"{key}.scale_mode", self.scale_mode, scale_fns.MODES)
 
     def scale(self, cycle: int, it: int) -> float:
-        return self.gamma**it
+        return self.gamma ** (cycle if self.scale_mode == "cycle" else it)
+
+
+@register("exp_range_bounds")
+@dataclass
+class ExpRangeBounds(Cyclical):
+    """Both bounds decay by gamma**it, as Smith's paper text describes exp_range: the whole triangle shrinks."""
+
+    name: str = "exp_range_bounds"
+    gamma: float = 0.999
+
+    def check(self, key: str = "schedule") -> None:
+        super().check(key)
+        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+
+    def lr_at(self, it: int) -> float:
+        # 6) base_lr * gamma**it + (max_lr - base_lr) * gamma**it * triangle: Smith's triangle, shrunk
+        return self.gamma**it * super().lr_at(it)
+
+
+@register("clr")
+@dataclass
+class CLR(Cyclical):
+    """The general form: the triangle times a scale function chosen by name (runner/scale_fns.py)."""
+
+    name: str = "clr"
+    scale_fn: str = "exp_gamma"
+    scale_mode: str = "cycle"
+    gamma: float = 1.0
+
+    def check(self, key: str = "schedule") -> None:
+        super().check(key)
+        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        scale_fns.check_mode(self.scale_fn, self.scale_mode, key)
+
+    def scale(self, cycle: int, it: int) -> float:
+        x = cycle if self.scale_mode == "cycle" else it
+        return scale_fns.get_scale_fn(self.scale_fn)(x, self.gamma)
+
+
+@register("one_cycle")
+@dataclass
+class OneCycle(Schedule):
+    """Smith's 1cycle (2018) with torch's OneCycleLR numbers: warm up from max_lr/div_factor to max_lr over
+    pct_start of the run, then anneal to max_lr/div_factor/final_div_factor (three_phase: back down to the start
+    first, then the last stretch to the minimum). Momentum mirrors the LR."""
+
+    name: str = "one_cycle"
+    max_lr: float = 0.1
+    total_steps: Optional[int] = None  # null: the run's length (trainer steps, or preview.steps)
+    pct_start: float = 0.3
+    anneal_strategy: str = "cos"
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    three_phase: bool = False
+    cycle_momentum: bool = True
+    base_momentum: float = 0.85
+    max_momentum: float = 0.95
+
+    def check(self, key: str = "schedule") -> None:
+        _require_positive(f"{key}.max_lr", self.max_lr)
+        if self.total_steps is not None and self.total_steps < 2:
+            raise ConfigError(f"{key}.total_steps={self.total_steps!r}: must be an integer >= 2 or null (the run)")
+        _require_in(f"{key}.pct_start", self.pct_start, 0.0, 1.0, low_open=True, high_open=True)
+        if self.three_phase and self.pct_start >= 0.5:
+            raise ConfigError(f"{key}.pct_start={self.pct_start!r}: must be below 0.5 with three_phase=true "
+                              f"(up and back down take 2 * pct_start of the run)")
+        _require_choice(f"{key}.anneal_strategy", self.anneal_strategy, tuple(ANNEAL))
+        _require_in(f"{key}.div_factor", self.div_factor, 1.0, math.inf, high_open=True, why="max_lr / first LR")
+        _require_in(f"{key}.final_div_factor", self.final_div_factor, 1.0, math.inf, high_open=True,
+                    why="first LR / last LR")
+        _check_momentum(key, self)
+        if self.total_steps is not None and self.pct_start * self.total_steps <= 1:
+            raise ConfigError(f"{key}.pct_start={self.pct_start!r}: with total_steps={self.total_steps} the warm-up "
+                              f"would not last a step; pct_start * total_steps must exceed 1")
+
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "OneCycle":
+        if self.total_steps is not None:
+            return self
+        resolved = dataclasses.replace(self, total_steps=total_steps)
+        resolved.check()  # the run's length may be too short for the warm-up
+        return resolved
+
+    def _phases(self) -> list[tuple[float, float, float, float, float]]:
+        """(end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as torch's OneCycleLR."""
+        if self.total_steps is None:
+            raise ValueError("one_cycle needs the run's length: call resolve(iters_per_epoch, total_steps) first")
+        initial_lr = self.max_lr / self.div_factor
+        min_lr = initial_lr / self.final_div_factor
+        warm_end = float(self.pct_start * self.total_steps) - 1
+        hi, lo = self.max_momentum, self.base_momentum
+        if self.three_phase:
+            return [(warm_end, initial_lr, self.max_lr, hi, lo),
+                    (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial_lr, lo, hi),
+                    (self.total_steps - 1, initial_lr, min_lr, hi, hi)]
+        return [(warm_end, initial_lr, self.max_lr, hi, lo), (self.total_steps - 1, self.max_lr, min_lr, lo, hi)]
+
+    def _at(self, it: int, lr: bool) -> float:
+        phases = self._phases()
+        # 7) past the end the final values hold (torch raises instead)
+        it = min(it, self.total_steps - 1)
+        start = 0.0
+        for i, (end, lr0, lr1, m0, m1) in enumerate(phases):
+            if it <= end or i == len(phases) - 1:
+                # 8) the phase's fraction done, then cosine or linear annealing between its ends
+                pct = (it - start) / (end - start)
+                a, b = (lr0, lr1) if lr else (m0, m1)
+                return ANNEAL[self.anneal_strategy](a, b, pct)
+            start = end
+        raise AssertionError("unreachable")
+
+    def lr_at(self, it: int) -> float:
+        return self._at(it, lr=True)
+
+    def momentum_at(self, it: int) -> Optional[float]:
+        return self._at(it, lr=False) if self.cycle_momentum else None
+
+    def cycle(self, it: int) -> int:
+        return 1
+
+    def cycle_length(self) -> Optional[int]:
+        return self.total_steps
+
+
+@register("sgdr")
+@dataclass
+class SGDR(Schedule):
+    """Cosine annealing with warm restarts (Loshchilov & Hutter 2017; torch's CosineAnnealingWarmRestarts stepped
+    once per optimizer step): from max_lr down to eta_min over T_0 steps, restart, each period T_mult times longer."""
+
+    name: str = "sgdr"
+    max_lr: float = 0.1
+    eta_min: float = 0.0
+    T_0: Optional[int] = 72
+    T_0_epochs: Optional[float] = None
+    T_mult: int = 2
+
+    def check(self, key: str = "schedule") -> None:
+        _require_positive(f"{key}.max_lr", self.max_lr)
+        if not (0 <= self.eta_min < self.max_lr):
+            raise ConfigError(f"{key}.eta_min={self.eta_min!r}: must be in [0, {key}.max_lr={self.max_lr!r})")
+        _check_length(key, "T_0", self.T_0, self.T_0_epochs, required=True)
+        if self.T_mult < 1:
+            raise ConfigError(f"{key}.T_mult={self.T_mult!r}: must be an integer >= 1 (1: equal periods)")
+
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "SGDR":
+        return dataclasses.replace(self, T_0=in_steps(self.T_0, self.T_0_epochs, iters_per_epoch, "T_0"),
+                                   T_0_epochs=None)
+
+    def _period(self, it: int) -> tuple[int, int, int]:
+        """(period number from 1, steps into it T_cur, its length T_i)."""
+        if self.T_0 is None:
+            raise ValueError("T_0_epochs is unresolved: call resolve(iters_per_epoch, total_steps) first")
+        if self.T_mult == 1:
+            return 1 + it // self.T_0, it % self.T_0, self.T_0
+        period, t_cur, t_i = 1, it, self.T_0
+        while t_cur >= t_i:
+            period, t_cur, t_i = period + 1, t_cur - t_i, t_i * self.T_mult
+        return period, t_cur, t_i
+
+    def lr_at(self, it: int) -> float:
+        _, t_cur, t_i = self._period(it)
+        # 9) half a cosine from max_lr to eta_min within the period
+        return self.eta_min + (self.max_lr - self.eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+    def cycle(self, it: int) -> int:
+        return self._period(it)[0]
+
+    def cycle_length(self) -> Optional[int]:
+        return self.T_0 if self.T_mult == 1 else None
+
+
+@register("linear_decay")
+@dataclass
+class LinearDecay(Schedule):
+    """Smith's "decay" control (2017, Table 1): the LR falls linearly from max_lr to base_lr over step_size steps,
+    then stays at base_lr. It asks whether CLR helps only because its LR comes down. Both lengths null: the run."""
+
+    name: str = "linear_decay"
+    max_lr: float = 0.1
+    base_lr: float = 0.01
+    step_size: Optional[int] = None
+    step_size_epochs: Optional[float] = None
+
+    def check(self, key: str = "schedule") -> None:
+        _require_positive(f"{key}.base_lr", self.base_lr)
+        _require_positive(f"{key}.max_lr", self.max_lr)
+        if self.base_lr > self.max_lr:
+            raise ConfigError(f"{key}.base_lr={self.base_lr!r}: must not exceed {key}.max_lr={self.max_lr!r}")
+        _check_length(key, "step_size", self.step_size, self.step_size_epochs, required=False)
+
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "LinearDecay":
+        steps = in_steps(self.step_size, self.step_size_epochs, iters_per_epoch, "step_size")
+        return dataclasses.replace(self, step_size=max(1, total_steps) if steps is None else steps,
+                                   step_size_epochs=None)
+
+    def lr_at(self, it: int) -> float:
+        if self.step_size is None:
+            raise ValueError("linear_decay's length is unresolved: call resolve(iters_per_epoch, total_steps) first")
+        # 10) the fraction of the decay done, capped at 1 once it reaches base_lr
+        done = min(it / self.step_size, 1.0)
+        return self.max_lr - (self.max_lr - self.base_lr) * done
+
+
+@register("fixed")
+@dataclass
+class Fixed(Schedule):
+    """Step decay, Smith's "fixed" CIFAR-10 baseline: lr, multiplied by drop at every drop_every steps or at each
+    listed step (Caffe's step and multistep); each list or interval also in epochs. Exactly one of the four."""
+
+    name: str = "fixed"
+    lr: float = 0.05
+    drop: float = 0.1
+    drop_every: Optional[int] = None
+    drop_every_epochs: Optional[float] = None
+    drop_at: Optional[list[int]] = None
+    drop_at_epochs: Optional[list[float]] = None
+
+    def check(self, key: str = "schedule") -> None:
+        _require_positive(f"{key}.lr", self.lr)
+        _require_in(f"{key}.drop", self.drop, 0.0, 1.0, low_open=True, why="the factor applied at each drop")
+        names = ("drop_every", "drop_every_epochs", "drop_at", "drop_at_epochs")
+        given = [n for n in names if getattr(self, n) is not None]
+        if len(given) != 1:
+            shown = ", ".join(f"{key}.{n}={getattr(self, n)!r}" for n in names)
+            raise ConfigError(f"{shown}: set exactly one of the four (the others null), e.g. {key}.drop_at=[500]")
+        if self.drop_every is not None and self.drop_every < 1:
+            raise ConfigError(f"{key}.drop_every={self.drop_every!r}: must be an integer >= 1 (optimizer steps)")
+        if self.drop_every_epochs is not None and not (self.drop_every_epochs > 0 and
+                                                       math.isfinite(self.drop_every_epochs)):
+            raise ConfigError(f"{key}.drop_every_epochs={self.drop_every_epochs!r}: must be a number > 0 (epochs)")
+        for name in ("drop_at", "drop_at_epochs"):
+            at = getattr(self, name)
+            if at is not None and (not at or any(not (a > 0 and math.isfinite(a)) for a in at)
+                                   or any(b <= a for a, b in zip(at, at[1:]))):
+                raise ConfigError(f"{key}.{name}={at!r}: must be a non-empty, increasing list of numbers > 0")
+
+    def resolve(self, iters_per_epoch: int, total_steps: int) -> "Fixed":
+        if self.drop_at_epochs is not None:
+            if iters_per_epoch is None:
+                raise ValueError("drop_at_epochs needs iters_per_epoch: call resolve(iters_per_epoch, ...) first")
+            return dataclasses.replace(self, drop_at_epochs=None,
+                                       drop_at=[max(1, round(e * iters_per_epoch)) for e in self.drop_at_epochs])
+        return dataclasses.replace(
+            self, drop_every=in_steps(self.drop_every, self.drop_every_epochs, iters_per_epoch, "drop_every"),
+            drop_every_epochs=None)
+
+    def lr_at(self, it: int) -> float:
+        # 11) count the drops already passed, then lr * drop**drops
+        if self.drop_every is not None:
+            drops = it // self.drop_every
+        elif self.drop_at is not None:
+            drops = sum(1 for at in self.drop_at if it >= at)
+        else:
+            raise ValueError("fixed's drops are in epochs: call resolve(iters_per_epoch, total_steps) first")
+        return self.lr * self.drop**drops

@@ -121,10 +121,12 @@ def record_failure(out_dir: Path, cfg, exc: BaseException) -> str:
 
 def warn_cycle_end(schedule, steps: int) -> None:
     """Smith: stop training at the end of a cycle, where the LR is back at its minimum."""
-    length = schedule.cycle_length()
-    if length and steps % length:
-        log.warning("training stops mid-cycle (%d steps, cycles of %d); Smith advises ending at a cycle end, "
-                    "e.g. trainer.max_steps=%d", steps, length, max(length, round(steps / length) * length))
+    ends = schedule.cycle_ends(steps)
+    if ends and steps not in ends:
+        later = schedule.cycle_ends(2 * steps)
+        nearest = min(later, key=lambda e: abs(e - steps))
+        log.warning("training stops mid-cycle after %d steps; Smith advises ending at a cycle end, e.g. "
+                    "trainer.max_steps=%d", steps, nearest)
 
 
 def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0: float) -> dict:
@@ -164,8 +166,7 @@ def analyze_folder(out_dir: Path, analysis_cfg) -> dict:
 def write_figures(out_dir: Path, schedule, summary: dict, cfg: RunConfig) -> None:
     from runner.plots import plot_curves
 
-    length = schedule.cycle_length()
-    ends = list(range(length, summary.get("steps", 0) + 1, length)) if length else []
+    ends = schedule.cycle_ends(summary.get("steps", 0))
     title = f"{schedule.name}, seed {cfg.seed}: {summary['status']}"
     if summary.get("final_val_acc") is not None:
         title += f", final val_acc {summary['final_val_acc']:.3f}"

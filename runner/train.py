@@ -83,7 +83,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
     """Train for `steps` optimizer steps with the LR from `schedule` (already resolved to steps)."""
     n_train = len(data.train_x)
     per_epoch = iters_per_epoch(n_train, batch_size)
-    cycle_length = schedule.cycle_length()
+    cycle_ends = set(schedule.cycle_ends(steps))  # cycles may change length (sgdr with T_mult > 1)
     order_rng = torch.Generator().manual_seed(seed)  # data order depends on the run's seed only
     result = TrainResult(status="completed", steps=0)
     model.train()
@@ -120,7 +120,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         reasons = []
         if step % per_epoch == 0:
             reasons.append("epoch_end")
-        if cycle_length and step % cycle_length == 0:
+        if step in cycle_ends:
             reasons.append("cycle_end")
         if step == steps:
             reasons.append("final")
