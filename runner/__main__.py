@@ -27,6 +27,28 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 FAILED_STATUSES = ("failed", "diverged", "interrupted")
 
 
+def _range_test(run_cfg, out_dir):
+    from runner import range_test
+
+    return range_test.run(run_cfg, out_dir)
+
+
+def _train(run_cfg, out_dir):
+    from runner import tasks
+
+    return tasks.run_train(run_cfg, out_dir)
+
+
+def _preview(run_cfg, out_dir):
+    from runner import tasks
+
+    return tasks.run_preview(run_cfg, out_dir)
+
+
+# One entry per value of `task`; each takes the validated config and the run folder and returns a status.
+TASKS = {"train": _train, "preview": _preview, "range_test": _range_test}
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def hydra_entry(cfg: DictConfig) -> str:
     from runner import tasks
@@ -35,7 +57,7 @@ def hydra_entry(cfg: DictConfig) -> str:
     out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         run_cfg = validate(cfg)
-        status = tasks.run_preview(run_cfg, out_dir) if run_cfg.task == "preview" else tasks.run_train(run_cfg, out_dir)
+        status = TASKS[run_cfg.task](run_cfg, out_dir)
     except Exception as exc:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise

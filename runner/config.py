@@ -15,7 +15,7 @@ from runner.errors import ConfigError
 from runner.schedules import Schedule, build_schedule
 from runner.typed import from_mapping
 
-TASKS = ("train", "preview")
+TASKS = ("train", "preview", "range_test")
 
 
 def _check_range(key: str, value: float, low: float, high: float, *, low_open=False, high_open=False) -> None:

@@ -119,7 +119,7 @@ def _check_length(key: str, name: str, steps: Optional[int], epochs: Optional[fl
     both = steps is not None and epochs is not None
     if both or (required and steps is None and epochs is None):
         how = "exactly one" if required else "at most one"
-        raise ConfigError(f"{key}.{name}={steps!r}, {key}.{name}_epochs={epochs!r}: set {how} (the other to null), "
+        raise ConfigError(f"{key}.{name}={steps!r}, {key}.{name}_epochs={epochs!r}: must set {how} of the two (the other null), "
                           f"e.g. {key}.{name}=null {key}.{name}_epochs=4")
     if steps is not None and steps < 1:
         raise ConfigError(f"{key}.{name}={steps!r}: must be an integer >= 1 (optimizer steps)")
