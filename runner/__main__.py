@@ -60,6 +60,10 @@ def hydra_entry(cfg: DictConfig) -> str:
         status = TASKS[run_cfg.task](run_cfg, out_dir)
     except Exception as exc:
         if hydra_cfg.mode != RunMode.MULTIRUN:
+            line = cli_errors.one_line(exc)
+            if line is not None:  # a bad value found at run time (a missing dataset): one line, exit 2
+                tasks.discard_unused_folder(out_dir)
+                raise RejectedConfig(line) from None
             raise
         # In a sweep, one job's error must not stop the others: record it in the job's folder and go on.
         status = tasks.record_failure(out_dir, cfg, exc)
@@ -88,7 +92,7 @@ def main() -> int:
     finally:
         if not show_traceback:
             os.environ.pop("HYDRA_FULL_ERROR", None)
-    return 1 if outcome.any_failed() else 0
+    return outcome.exit_code()
 
 
 if __name__ == "__main__":

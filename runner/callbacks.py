@@ -30,9 +30,21 @@ def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def refuse_existing_run(run_dir: Any) -> None:
-    if run_dir and (Path(str(run_dir)) / "metrics.csv").exists():
-        raise ConfigError(f"hydra.run.dir={str(run_dir)!r}: already holds a run; choose a new folder")
+def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:
+    """Rerunning a command in its run folder resumes it; a config that would change the results is refused here,
+    before Hydra overwrites the folder's .hydra/ record of the original config."""
+    from runner import checkpoint
+
+    old_config = Path(str(run_dir)) / ".hydra" / "config.yaml"
+    if not run_dir or not old_config.exists() or not (Path(str(run_dir)) / "metrics.csv").exists():
+        return
+    try:
+        old_cfg = validate(OmegaConf.load(old_config))
+    except ConfigError as e:
+        raise ConfigError(f"hydra.run.dir={str(run_dir)!r}: its .hydra/config.yaml no longer validates ({e}); "
+                          "choose a new folder") from None
+    checkpoint.refuse_changed_config(Path(str(run_dir)), checkpoint.config_dict(old_cfg),
+                                     checkpoint.config_dict(new_cfg))
 
 
 class RejectedConfig(BaseException):
@@ -48,8 +60,7 @@ class ValidateConfig(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            validate(config)
-            refuse_existing_run(OmegaConf.select(config, "hydra.run.dir"))
+            refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), validate(config))
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
 

@@ -39,7 +39,43 @@ class SmallCNNConfig:
         _check_range(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
-MODELS: dict[str, type] = {"small_cnn": SmallCNNConfig}
+def _check_choice(key: str, value: str, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r}: allowed: {', '.join(allowed)}")
+
+
+@dataclass
+class LeNet5Config:
+    name: str = "lenet5"
+    activation: str = "relu"
+
+    def check(self, key: str) -> None:
+        _check_choice(f"{key}.activation", self.activation, ("relu", "tanh"))
+
+
+@dataclass
+class CifarQuickConfig:
+    name: str = "cifar_quick"
+    init: str = "torch"
+
+    def check(self, key: str) -> None:
+        _check_choice(f"{key}.init", self.init, ("torch", "caffe"))
+
+
+@dataclass
+class MLPConfig:
+    name: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [64, 64, 64, 64])
+    activation: str = "sigmoid"
+
+    def check(self, key: str) -> None:
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"{key}.hidden={self.hidden!r}: must be a list of integers >= 1 ([] for a linear model)")
+        _check_choice(f"{key}.activation", self.activation, ("sigmoid", "tanh", "relu"))
+
+
+MODELS: dict[str, type] = {"small_cnn": SmallCNNConfig, "lenet5": LeNet5Config, "cifar_quick": CifarQuickConfig,
+                           "mlp": MLPConfig}
 
 
 # ---- datasets -----------------------------------------------------------------------------------------------
@@ -55,7 +91,47 @@ class DigitsConfig:
             raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
 
 
-DATASETS: dict[str, type] = {"digits": DigitsConfig}
+@dataclass
+class ImageDatasetConfig:
+    """A torchvision dataset: files under `root`, official test split as validation, optional seeded subsets."""
+
+    name: str = ""
+    root: str = "data"
+    download: bool = False
+    subset: Optional[int] = None
+    val_subset: Optional[int] = None
+    split_seed: int = 0
+
+    def check(self, key: str) -> None:
+        if not self.root.strip():
+            raise ConfigError(f"{key}.root={self.root!r}: must name a folder, e.g. data")
+        for name in ("subset", "val_subset"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{key}.{name}={value!r}: must be an integer >= 1 or null (all images)")
+        if self.split_seed < 0:
+            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
+
+
+@dataclass
+class MNISTConfig(ImageDatasetConfig):
+    name: str = "mnist"
+
+
+@dataclass
+class FashionMNISTConfig(ImageDatasetConfig):
+    name: str = "fashion_mnist"
+    system_dir: Optional[str] = "/usr/share/datasets/fashion-mnist"
+
+
+@dataclass
+class CIFAR10Config(ImageDatasetConfig):
+    name: str = "cifar10"
+    verify: bool = True
+
+
+DATASETS: dict[str, type] = {"digits": DigitsConfig, "mnist": MNISTConfig, "fashion_mnist": FashionMNISTConfig,
+                             "cifar10": CIFAR10Config}
 
 
 # ---- optimizers ---------------------------------------------------------------------------------------------
@@ -101,7 +177,7 @@ class TrainerConfig:
     threads: Optional[int] = None
     progress: bool = True
     flush_every: int = 500
-    fail_at_step: Optional[int] = None
+    checkpoint_every: Optional[int] = 200
 
     def check(self, key: str) -> None:
         if self.epochs < 1:
@@ -113,8 +189,24 @@ class TrainerConfig:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
-        if self.fail_at_step is not None and self.fail_at_step < 0:
-            raise ConfigError(f"{key}.fail_at_step={self.fail_at_step!r}: must be an integer >= 0 or null")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ConfigError(f"{key}.checkpoint_every={self.checkpoint_every!r}: must be an integer >= 1 or null "
+                              "(null: only at the end)")
+
+
+@dataclass
+class FaultsConfig:
+    """Test switches that exercise the failure paths on purpose; all null in real runs."""
+
+    fail_at_step: Optional[int] = None
+    nan_at_step: Optional[int] = None
+    kill_at_step: Optional[int] = None
+
+    def check(self, key: str) -> None:
+        for name in ("fail_at_step", "nan_at_step", "kill_at_step"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{key}.{name}={value!r}: must be an integer >= 0 or null")
 
 
 @dataclass
@@ -153,6 +245,33 @@ class AnalysisConfig:
 
 
 @dataclass
+class RangeTestConfig:
+    min_lr: float = 1e-4
+    max_lr: float = 10.0
+    steps: int = 400
+    mode: str = "exponential"
+    smoothing: float = 0.9
+    diverge_factor: float = 4.0
+    improve_fraction: float = 0.1
+    eval_every: int = 25
+    eval_size: int = 1000
+
+    def check(self, key: str) -> None:
+        _check_range(f"{key}.min_lr", self.min_lr, 0.0, math.inf, low_open=True, high_open=True)
+        if not (math.isfinite(self.max_lr) and self.max_lr > self.min_lr):
+            raise ConfigError(f"{key}.max_lr={self.max_lr!r}: must be finite and above {key}.min_lr={self.min_lr!r}")
+        if self.steps < 10:
+            raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 10")
+        _check_choice(f"{key}.mode", self.mode, ("linear", "exponential"))
+        _check_range(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
+        _check_range(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
+        _check_range(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        for name in ("eval_every", "eval_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
+
+
+@dataclass
 class RunConfig:
     task: str
     seed: int
@@ -163,6 +282,8 @@ class RunConfig:
     trainer: TrainerConfig
     preview: PreviewConfig
     analysis: AnalysisConfig
+    range_test: RangeTestConfig = field(default_factory=RangeTestConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
 
 def _choice(registry: Mapping[str, type], values: Any, key: str, group: str) -> Any:
@@ -192,6 +313,8 @@ SECTIONS: dict[str, Callable[[Any], Any]] = {
     "trainer": lambda v: _section(TrainerConfig, v, "trainer"),
     "preview": lambda v: _section(PreviewConfig, v, "preview"),
     "analysis": lambda v: _section(AnalysisConfig, v, "analysis"),
+    "range_test": lambda v: _section(RangeTestConfig, v, "range_test"),
+    "faults": lambda v: _section(FaultsConfig, v, "faults"),
 }
 
 

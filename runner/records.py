@@ -6,6 +6,7 @@ that must survive a kill (summary.json) is written to a temporary name and renam
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -26,24 +27,46 @@ def _cell(value: Any) -> Any:
 class CsvLog:
     """One CSV file kept open for the run, with a header and a bounded row buffer."""
 
-    def __init__(self, path: Path, columns: Sequence[str], flush_every: int = 500) -> None:
+    def __init__(self, path: Path, columns: Sequence[str], flush_every: int = 500,
+                 keep_rows: Optional[int] = None) -> None:
+        """A new file with a header, or, with `keep_rows`, the existing file cut back to its first `keep_rows`
+        rows (what the checkpoint saw): a resumed run then continues with no partial line and no repeated step."""
         self.path = Path(path)
         self.columns = tuple(columns)
         self.flush_every = flush_every
-        self._rows: list[list[Any]] = []
-        self._file = open(self.path, "w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file, lineterminator="\n")
-        self._writer.writerow(self.columns)
+        self._buffer = io.StringIO()  # rows wait here, formatted, until the next flush
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._pending = 0
+        self.rows_written = 0
+        if keep_rows is None:
+            _write_atomic(self.path, _line(self.columns))
+        else:
+            self._cut_back(keep_rows)
+        self._file = open(self.path, "a", newline="", encoding="utf-8")
+
+    def _cut_back(self, keep_rows: int) -> None:
+        with open(self.path, encoding="utf-8", newline="") as f:
+            lines = f.read().split("\n")
+        header, body = lines[0], [ln for ln in lines[1:keep_rows + 1]]
+        if header != _line(self.columns).rstrip("\n") or len(body) < keep_rows or any(not ln for ln in body):
+            raise ValueError(f"{self.path}: holds fewer rows than its checkpoint recorded ({keep_rows})")
+        _write_atomic(self.path, "\n".join([header, *body]) + "\n")
+        self.rows_written = keep_rows
 
     def append(self, *values: Any) -> None:
-        self._rows.append([_cell(v) for v in values])
-        if len(self._rows) >= self.flush_every:
+        self._writer.writerow([_cell(v) for v in values])
+        self._pending += 1
+        if self._pending >= self.flush_every:
             self.flush()
 
     def flush(self) -> None:
-        if self._rows:
-            self._writer.writerows(self._rows)
-            self._rows.clear()
+        """Whole lines in one write: a kill leaves at most one partial last line, which a resume cuts off."""
+        if self._pending:
+            self._file.write(self._buffer.getvalue())
+            self.rows_written += self._pending
+            self._buffer.seek(0)
+            self._buffer.truncate()
+            self._pending = 0
         self._file.flush()
 
     def close(self) -> None:
@@ -56,6 +79,21 @@ class CsvLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _line(cells: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(list(cells))
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def json_ready(value: Any) -> Any:

@@ -5,13 +5,15 @@ as a status instead of an exception, so a sweep goes on with its other jobs and 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import signal
 import time
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from runner.config import RunConfig
 from runner.errors import ConfigError
@@ -52,14 +54,41 @@ def build_optimizer(cfg, params):
     raise ConfigError(f"optimizer.name={cfg.name!r}: unknown optimizer")
 
 
+FINAL_STATUSES = ("completed", "diverged")  # a rerun of such a run changes nothing
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[dict]:
+    """SIGTERM and SIGINT set a flag that the loop polls, so it can checkpoint and exit cleanly (a cluster's
+    preemption notice, a Ctrl-C). The previous handlers come back afterwards."""
+    caught: dict[str, Optional[int]] = {"signal": None}
+
+    def handler(signum, frame):  # noqa: ARG001
+        caught["signal"] = signum
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_train(cfg: RunConfig, out_dir: Path) -> str:
-    """Train one run into `out_dir`; returns its status (completed, diverged, failed)."""
+    """Train one run into `out_dir`, or continue it from its checkpoint; returns its status."""
+    from runner import checkpoint as ckpt
     from runner import data as data_mod
     from runner import models, train as train_mod
+    from runner.records import read_json
 
     out_dir = Path(out_dir)
-    if (out_dir / "summary.json").exists() or (out_dir / "metrics.csv").exists():
-        raise ConfigError(f"hydra.run.dir={str(out_dir)!r}: already holds a run; choose a new folder")
+    previous = read_json(out_dir / "summary.json") or {}
+    state = ckpt.load(out_dir / ckpt.FILENAME)
+    if state is not None:
+        ckpt.refuse_changed_config(out_dir, state["config"], ckpt.config_dict(cfg))
+        if previous.get("status") in FINAL_STATUSES:
+            log.info("%s: already %s; nothing to do (a finished run is never re-run)", out_dir, previous["status"])
+            return previous["status"]
     wall0 = time.perf_counter()
     threads = set_threads(cfg.trainer.threads)
     data = data_mod.load_dataset(cfg.dataset)
@@ -71,26 +100,44 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
     seed_everything(cfg.seed)
     model = models.build_model(cfg.model, data.input_shape, data.num_classes)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
-    log.info("%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads",
+    log.info("%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads%s",
              schedule.name, cfg.dataset.name, len(data.train_x), len(data.val_x), steps, per_epoch,
-             models.count_parameters(model), threads)
-    summary = {"status": "running", "schedule": schedule.name, "seed": cfg.seed, "steps": 0,
+             models.count_parameters(model), threads, f", resuming at step {state['step']}" if state else "")
+    summary = {"status": "running", "schedule": schedule.name, "seed": cfg.seed, "steps": state["step"] if state else 0,
                "iters_per_epoch": per_epoch, "step_size": getattr(schedule, "step_size", None),
                # CPU kernels sum in a thread-count-dependent order: results repeat bit for bit per thread count.
-               "threads": threads}
+               "threads": threads, "resumes": previous.get("resumes", 0) + (1 if state else 0)}
     write_json_atomic(out_dir / "summary.json", summary)
+    config = ckpt.config_dict(cfg)
+
+    def save_checkpoint(loop_state: dict) -> None:
+        final = loop_state["result"]["status"] != "completed" or loop_state["step"] >= steps
+        ckpt.save(out_dir / ckpt.FILENAME, {**loop_state, "config": config}, durable=final)
+
     result, error = None, None
+    keep = (state["metrics_rows"], state["eval_rows"]) if state else (None, None)
     try:
-        with CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, cfg.trainer.flush_every) as metrics, \
-                CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, cfg.trainer.flush_every) as evals:
-            result = train_mod.train(model, optimizer, schedule, data, steps=steps,
-                                     batch_size=cfg.trainer.batch_size, seed=cfg.seed, metrics=metrics,
-                                     evals=evals, eval_batch_size=cfg.trainer.eval_batch_size,
-                                     progress=cfg.trainer.progress, fail_at_step=cfg.trainer.fail_at_step)
+        with stop_on_signals() as caught, \
+                CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, cfg.trainer.flush_every, keep[0]) as metrics, \
+                CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, cfg.trainer.flush_every, keep[1]) as evals:
+            result = train_mod.train(
+                model, optimizer, schedule, data, steps=steps, batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                metrics=metrics, evals=evals, eval_batch_size=cfg.trainer.eval_batch_size,
+                progress=cfg.trainer.progress, checkpoint_every=cfg.trainer.checkpoint_every,
+                save_checkpoint=save_checkpoint, resume=state, should_stop=lambda: caught["signal"] is not None,
+                faults=cfg.faults)
+        if result.status == "interrupted":
+            from runner import outcome
+
+            outcome.set_exit_code(128 + int(caught["signal"]))  # 143 for SIGTERM, 130 for SIGINT
+            log.warning("interrupted by signal %s at step %d: checkpointed; rerun the same command to resume",
+                        caught["signal"], result.steps)
     except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
         error = f"{type(exc).__name__}: {exc}"
         log.error("training failed: %s\n%s", error, traceback.format_exc())
     summary.update(finish_summary(cfg, schedule, result, error, wall0))
+    if state:  # time spent before the interruption counts too
+        summary["wall_s"] += previous.get("wall_s") or 0.0
     # The records are on disk whatever happens next: a bug in analysis or plotting must not hide them.
     for step_name, finish in (("analysis", lambda: summary.update(analyze_folder(out_dir, cfg.analysis))),
                               ("curves.png", lambda: write_figures(out_dir, schedule, summary, cfg))):
@@ -103,6 +150,21 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
     log.info("%s: status %s, final val_acc %s, %s", out_dir, summary["status"], summary.get("final_val_acc"),
              f"{summary['images_per_s']:.0f} images/s" if summary.get("images_per_s") else "")
     return summary["status"]
+
+
+def discard_unused_folder(out_dir: Path) -> None:
+    """Remove what Hydra wrote into a run folder (.hydra/, run.log) when the run was refused before producing
+    anything, so no folder looks like a result. A folder that holds any record of a run is left alone."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    if any((out_dir / name).exists() for name in ("metrics.csv", "summary.json", "checkpoint.pt", "schedule.csv",
+                                                  "range_test.json")):
+        return
+    shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
+    (out_dir / "run.log").unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        out_dir.rmdir()  # only if nothing else is in it
 
 
 def record_failure(out_dir: Path, cfg, exc: BaseException) -> str:

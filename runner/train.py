@@ -6,10 +6,13 @@ Per step: 1) set the LR from the policy, 2) forward/backward on a batch indexed 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import signal
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -77,33 +80,83 @@ def total_steps(n_train: int, batch_size: int, epochs: int, max_steps: Optional[
     return max_steps if max_steps is not None else epochs * iters_per_epoch(n_train, batch_size)
 
 
+def _loop_state(step: int, perm: torch.Tensor, order_rng: torch.Generator, result: TrainResult,
+                metrics: CsvLog, evals: CsvLog, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """Everything the loop needs to continue exactly from `step` (plain data: see runner/checkpoint.py)."""
+    from runner.checkpoint import rng_state
+
+    metrics.flush()
+    evals.flush()
+    return {"step": step, "perm": perm.clone(), "order_rng": order_rng.get_state(), "rng": rng_state(),
+            "metrics_rows": metrics.rows_written, "eval_rows": evals.rows_written,
+            "result": dataclasses.asdict(result), "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+
+
+def _restore(state: dict, order_rng: torch.Generator, model: nn.Module,
+             optimizer: torch.optim.Optimizer) -> tuple[int, torch.Tensor, TrainResult]:
+    from runner.checkpoint import set_rng_state
+
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    order_rng.set_state(state["order_rng"])
+    set_rng_state(state["rng"])
+    saved = dict(state["result"])
+    saved["evals"] = [tuple(e) for e in saved.get("evals", [])]
+    saved["status"] = "completed"  # what the loop reports unless it is stopped again
+    return int(state["step"]), state["perm"], TrainResult(**saved)
+
+
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule, data: DataSplit, *,
           steps: int, batch_size: int, seed: int, metrics: CsvLog, evals: CsvLog, eval_batch_size: int = 1024,
-          progress: bool = False, fail_at_step: Optional[int] = None) -> TrainResult:
-    """Train for `steps` optimizer steps with the LR from `schedule` (already resolved to steps)."""
+          progress: bool = False, checkpoint_every: Optional[int] = None,
+          save_checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None,
+          should_stop: Optional[Callable[[], bool]] = None, faults: Any = None) -> TrainResult:
+    """Train for `steps` optimizer steps with the LR from `schedule` (already resolved to steps).
+
+    With `save_checkpoint`, the loop hands over its state every `checkpoint_every` steps and at the end; with
+    `resume` (such a state) it continues from there and produces the rows an uninterrupted run would have.
+    `should_stop` is polled once per step (signals): the loop then checkpoints and returns status interrupted.
+    """
     n_train = len(data.train_x)
     per_epoch = iters_per_epoch(n_train, batch_size)
     cycle_ends = set(schedule.cycle_ends(steps))  # cycles may change length (sgdr with T_mult > 1)
     order_rng = torch.Generator().manual_seed(seed)  # data order depends on the run's seed only
-    result = TrainResult(status="completed", steps=0)
     model.train()
-    bar = tqdm(total=steps, desc=schedule.name, unit="step", disable=not progress, mininterval=0.5,
+    if resume is not None:
+        step, perm, result = _restore(resume, order_rng, model, optimizer)
+    else:
+        step, perm, result = 0, torch.randperm(n_train, generator=order_rng), TrainResult(status="completed", steps=0)
+    fail_at = getattr(faults, "fail_at_step", None)
+    nan_at = getattr(faults, "nan_at_step", None)
+    kill_at = getattr(faults, "kill_at_step", None)
+    bar = tqdm(total=steps, initial=step, desc=schedule.name, unit="step", disable=not progress, mininterval=0.5,
                dynamic_ncols=True, leave=False)
-    step, train_s = 0, 0.0
-    perm = torch.randperm(n_train, generator=order_rng)
+
+    def checkpoint() -> None:
+        if save_checkpoint is not None:
+            result.steps = step
+            save_checkpoint(_loop_state(step, perm, order_rng, result, metrics, evals, model, optimizer))
+
     while step < steps:
+        if should_stop is not None and should_stop():
+            result.status = "interrupted"
+            checkpoint()
+            break
+        if kill_at is not None and step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # test switch: a real, uncatchable kill at a known step
         if step % per_epoch == 0 and step > 0:
             perm = torch.randperm(n_train, generator=order_rng)
         tic = time.perf_counter()
+        # 1) the policy's LR (and momentum) for this step
         lr = schedule.lr_at(step)
         set_lr(optimizer, lr, schedule.momentum_at(step))
+        # 2) one batch, indexed from the in-memory tensors
         start = (step % per_epoch) * batch_size
         idx = perm[start:start + batch_size]
-        xb, yb = data.train_x[idx], data.train_y[idx]
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        if fail_at_step is not None and step == fail_at_step:
-            raise RuntimeError(f"injected failure at step {step} (trainer.fail_at_step)")
-        loss_value = loss.item()
+        loss = nn.functional.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        if fail_at is not None and step == fail_at:
+            raise RuntimeError(f"injected failure at step {step} (faults.fail_at_step)")
+        loss_value = loss.item() if step != nan_at else math.nan
         if not math.isfinite(loss_value):
             # Keep every row before this step; the run stops and says where and at which LR it diverged.
             metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
@@ -112,18 +165,14 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        train_s += time.perf_counter() - tic
+        result.train_s += time.perf_counter() - tic
+        # 3) one metrics row
         metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
         result.images += len(idx)
         step += 1
         bar.update(1)
-        reasons = []
-        if step % per_epoch == 0:
-            reasons.append("epoch_end")
-        if step in cycle_ends:
-            reasons.append("cycle_end")
-        if step == steps:
-            reasons.append("final")
+        reasons = [when for when, due in (("epoch_end", step % per_epoch == 0), ("cycle_end", step in cycle_ends),
+                                          ("final", step == steps)) if due]
         if reasons:
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size)
             # One row per reason: a user filtering on when == "cycle_end" finds every cycle end.
@@ -135,6 +184,10 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
             result.final_val_acc, result.final_val_loss = val_acc, val_loss
             result.best_val_acc = max(val_acc, result.best_val_acc or 0.0)
             bar.set_postfix(lr=f"{lr:.3g}", loss=f"{loss_value:.3f}", val_acc=f"{val_acc:.3f}", refresh=False)
+        if checkpoint_every and step % checkpoint_every == 0 and step < steps:
+            checkpoint()
     bar.close()
-    result.steps, result.train_s = step, train_s
+    result.steps = step
+    if result.status == "completed":
+        checkpoint()  # the final state: a rerun of a finished run finds it complete
     return result

@@ -127,7 +127,7 @@ def test_bad_value_in_any_sweep_job_stops_the_sweep_before_it_starts(cli, tmp_pa
 
 def test_a_failed_run_is_recorded_and_exits_non_zero(cli, tmp_path):
     run_dir = tmp_path / "run"
-    proc = cli("trainer.max_steps=50", "trainer.fail_at_step=20", f"hydra.run.dir={run_dir}")
+    proc = cli("trainer.max_steps=50", "faults.fail_at_step=20", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 1
     summary = read_json(run_dir / "summary.json")
     assert summary["status"] == "failed" and "fail_at_step" in summary["error"]
@@ -135,11 +135,19 @@ def test_a_failed_run_is_recorded_and_exits_non_zero(cli, tmp_path):
     assert (run_dir / "curves.png").exists()
 
 
-def test_an_existing_run_folder_is_not_overwritten(cli, tmp_path):
+def test_an_existing_run_folder_is_never_overwritten(cli, tmp_path):
     run_dir = tmp_path / "run"
     assert cli("trainer.max_steps=10", f"hydra.run.dir={run_dir}").returncode == 0
-    before = (run_dir / "metrics.csv").read_bytes()
+    files = ("metrics.csv", "eval.csv", "summary.json", ".hydra/config.yaml", "checkpoint.pt")
+    before = {name: (run_dir / name).read_bytes() for name in files}
+    # Another config in the same folder: refused, naming the key that differs; nothing touched.
     proc = cli("trainer.max_steps=20", f"hydra.run.dir={run_dir}")
-    assert proc.returncode == 2 and "already holds a run" in proc.stderr
-    assert (run_dir / "metrics.csv").read_bytes() == before
+    assert proc.returncode == 2
+    assert "holds a run with another config" in proc.stderr and "trainer.max_steps: 10 -> 20" in proc.stderr
+    assert {name: (run_dir / name).read_bytes() for name in files} == before
+    # The same command again: the run is complete, so nothing is re-run or rewritten.
+    proc = cli("trainer.max_steps=10", f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0 and "nothing to do" in proc.stdout + proc.stderr
+    assert {name: (run_dir / name).read_bytes() for name in files if name != ".hydra/config.yaml"} == \
+        {name: data for name, data in before.items() if name != ".hydra/config.yaml"}
     assert math.isfinite(read_json(run_dir / "summary.json")["final_val_acc"])

@@ -91,7 +91,7 @@ def test_report_of_a_folder_that_is_not_a_sweep_is_a_clear_error(tmp_path):
 
 def test_a_failing_job_is_reported_and_the_sweep_exits_non_zero(cli, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = cli("-m", "trainer.fail_at_step=30,null", "trainer.max_steps=90", f"hydra.sweep.dir={sweep}")
+    proc = cli("-m", "faults.fail_at_step=30,null", "trainer.max_steps=90", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 1, proc.stderr
     runs = {r["job"]: r for r in read_csv(sweep / "runs.csv")}
     assert runs["0"]["status"] == "failed" and "fail_at_step" in runs["0"]["problem"]

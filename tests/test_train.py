@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -87,7 +88,7 @@ def test_a_nan_loss_stops_the_run_as_diverged_keeping_earlier_rows(tmp_path):
 
 def test_injected_failure_raises_at_that_step(tmp_path):
     with pytest.raises(RuntimeError, match="fail_at_step"):
-        run(tmp_path, {"name": "constant", "lr": 0.01}, steps=20, fail_at_step=7)
+        run(tmp_path, {"name": "constant", "lr": 0.01}, steps=20, faults=SimpleNamespace(fail_at_step=7))
     assert len(read_csv(tmp_path / "metrics.csv")) == 7  # the rows before the failure are on disk
 
 
