@@ -1,9 +1,28 @@
-"""Model registry: each builder takes its config and the data's input shape and class count."""
+"""Model registry: each builder takes its config and the data's input shape and class count.
+
+    small_cnn    Conv3x3-ReLU-MaxPool blocks and a linear head (the quick default on digits)
+    lenet5       LeCun et al. 1998: conv5x5 6 - pool - conv5x5 16 - pool - fc120 - fc84 - classes
+    cifar_quick  Caffe's cifar10_quick, the net of Smith's CIFAR-10 CLR experiments
+    mlp          a fully connected net; with four 64-unit sigmoid layers it sits on a loss plateau at the start
+                 of training (DESIGN.md, "Plateaus"), the setup where cyclical LRs have something to push through
+
+Every builder adapts to the data: channels, image size (layer sizes come from a dry run, not from arithmetic that
+only holds for 32x32) and the number of classes.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
 from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def _flat_size(features: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    """Features per image after `features`: one dry run on zeros instead of a size formula per input size."""
+    with torch.no_grad():
+        return int(features(torch.zeros(1, *input_shape)).numel())
 
 
 def small_cnn(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
@@ -26,7 +45,64 @@ def small_cnn(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> 
     return nn.Sequential(*layers)
 
 
-BUILDERS: dict[str, Callable[..., nn.Module]] = {"small_cnn": small_cnn}
+def lenet5(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """LeNet-5 with max pooling. The first conv pads by 2, so 28x28 images get the 32x32 view of the original
+    paper; the second conv pads only when the map is smaller than its 5x5 kernel (8x8 digits)."""
+    channels, height, _ = input_shape
+    act = ACTIVATIONS[cfg.activation]
+    second_pad = 0 if height // 2 >= 5 else 2
+    features = nn.Sequential(
+        nn.Conv2d(channels, 6, kernel_size=5, padding=2), act(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, kernel_size=5, padding=second_pad), act(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten())
+    return nn.Sequential(features, nn.Linear(_flat_size(features, input_shape), 120), act(),
+                         nn.Linear(120, 84), act(), nn.Linear(84, num_classes))
+
+
+def cifar_quick(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """BVLC Caffe's examples/cifar10/cifar10_quick_train_test.prototxt, layer for layer:
+
+    conv1 5x5x32 pad 2 - max pool 3/2 - ReLU - conv2 5x5x32 pad 2 - ReLU - avg pool 3/2 - conv3 5x5x64 pad 2 -
+    ReLU - avg pool 3/2 - ip1 64 - ip2 classes. There is no ReLU between ip1 and ip2 in the prototxt, so none here.
+    Caffe rounds pooled sizes up (32 -> 16 -> 8 -> 4): ceil_mode=True does the same, and like Caffe torch then
+    averages a window that hangs over the border over its in-bounds pixels only.
+    """
+    channels = input_shape[0]
+    features = nn.Sequential(
+        nn.Conv2d(channels, 32, kernel_size=5, padding=2), nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.ReLU(),
+        nn.Conv2d(32, 32, kernel_size=5, padding=2), nn.ReLU(), nn.AvgPool2d(3, stride=2, ceil_mode=True),
+        nn.Conv2d(32, 64, kernel_size=5, padding=2), nn.ReLU(), nn.AvgPool2d(3, stride=2, ceil_mode=True),
+        nn.Flatten())
+    model = nn.Sequential(features, nn.Linear(_flat_size(features, input_shape), 64), nn.Linear(64, num_classes))
+    if cfg.init == "caffe":
+        _caffe_init(model)
+    return model
+
+
+def _caffe_init(model: nn.Module) -> None:
+    """The prototxt's fillers: gaussian weights (std 1e-4 for conv1, 0.01 for conv2-3, 0.1 for ip1-2), zero bias.
+    Caffe subtracted the mean image and did not scale; with our standardized inputs torch's default init is the
+    safer choice, which is why model.init defaults to torch."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for layer, std in zip(layers, (1e-4, 0.01, 0.01, 0.1, 0.1)):
+        nn.init.normal_(layer.weight, std=std)
+        nn.init.zeros_(layer.bias)
+
+
+def mlp(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """Flatten, then Linear-activation per entry of model.hidden, then a linear head."""
+    act = ACTIVATIONS[cfg.activation]
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = input_shape[0] * input_shape[1] * input_shape[2]
+    for units in cfg.hidden:
+        layers += [nn.Linear(width, units), act()]
+        width = units
+    layers.append(nn.Linear(width, num_classes))
+    return nn.Sequential(*layers)
+
+
+BUILDERS: dict[str, Callable[..., nn.Module]] = {"small_cnn": small_cnn, "lenet5": lenet5,
+                                                 "cifar_quick": cifar_quick, "mlp": mlp}
 
 
 def build_model(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:

@@ -50,9 +50,24 @@ def build_schedule(values: dict, key: str = "schedule") -> "Schedule":
     name = values.get("name")
     if name not in SCHEDULES:
         raise ConfigError(f"{key}.name={name!r}: unknown schedule; allowed: {', '.join(sorted(SCHEDULES))}")
-    schedule = from_mapping(SCHEDULES[name], values, key)
+    schedule = from_mapping(SCHEDULES[name], with_bounds_from(values, key), key)
     schedule.check(key)
     return schedule
+
+
+def with_bounds_from(values: dict, key: str) -> dict:
+    """schedule.bounds_from=PATH: base_lr and max_lr from a range test's range_test.json (or its folder).
+
+    The file's bounds replace base_lr and max_lr, explicit ones included: a run that names a range test uses
+    exactly what that test suggested, and metrics.csv shows it. To set a bound by hand, leave bounds_from null.
+    """
+    path = values.get("bounds_from")
+    if not isinstance(path, str):  # null, or a wrong type that from_mapping reports with the key
+        return values
+    from runner.bounds import read_bounds
+
+    base_lr, max_lr = read_bounds(path, f"{key}.bounds_from")
+    return {**values, "base_lr": base_lr, "max_lr": max_lr}
 
 
 # ---- pure formulas ------------------------------------------------------------------------------------------
@@ -200,6 +215,7 @@ class Cyclical(Schedule):
     step_size_epochs: Optional[float] = None  # the rising half, in epochs (Smith: 2-8)
     step_size_down: Optional[int] = None  # the falling half; null with step_size_down_epochs: = step_size
     step_size_down_epochs: Optional[float] = None
+    bounds_from: Optional[str] = None  # a range_test.json (or its folder): base_lr and max_lr come from it
     cycle_momentum: bool = False
     base_momentum: float = 0.8
     max_momentum: float = 0.9
