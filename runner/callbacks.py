@@ -47,6 +47,20 @@ def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:
                                      checkpoint.config_dict(new_cfg))
 
 
+def refuse_escaping_paths(config: DictConfig, keys: tuple[str, ...]) -> None:
+    """Output locations may be absolute or relative, but never climb with `..`: a value composed from overrides
+    (a sweep's subdir, a preset's dir) must not land its files outside the folder it names."""
+    for key in keys:
+        value = OmegaConf.select(config, key, throw_on_resolution_failure=False)
+        raw = OmegaConf.to_container(config.hydra, resolve=False)
+        for part in key.split(".")[1:]:
+            raw = raw.get(part) if isinstance(raw, dict) else None
+        for text in {str(value), str(raw)}:
+            if ".." in Path(text).parts:
+                raise ConfigError(f"{key}={text!r}: must not contain '..'; give an absolute path or a path below "
+                                  "the current folder")
+
+
 class RejectedConfig(BaseException):
     """A ConfigError raised from a callback.
 
@@ -60,6 +74,7 @@ class ValidateConfig(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
+            refuse_escaping_paths(config, ("hydra.run.dir",))
             refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), validate(config))
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
@@ -69,6 +84,10 @@ class ValidateConfig(Callback):
 
         from runner import threads
 
+        try:
+            refuse_escaping_paths(config, ("hydra.sweep.dir", "hydra.sweep.subdir"))
+        except ConfigError as e:
+            raise RejectedConfig(str(e)) from None
         loader = GlobalHydra.instance().config_loader()
         jobs = sweep_job_overrides(config)
         share = threads.share_for_sweep(config.hydra.get("launcher"), len(jobs))
@@ -93,6 +112,8 @@ class SweepReport(Callback):
         from runner import outcome
         from runner.report import OK_STATUSES, build_report
 
+        if config.get("task") != "train":
+            return  # previews and range tests leave figures per job, not runs to compare
         sweep_dir = Path(str(config.hydra.sweep.dir))
         counts = build_report(sweep_dir)
         logging.getLogger("runner.report").info(

@@ -78,3 +78,16 @@ def test_malformed_override_is_refused_with_one_line_naming_the_key(tmp_path, ov
     assert lines[0].startswith("error: ") and key in lines[0], lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert not run_dir.exists() and not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("args,key", [
+    (["hydra.run.dir=outputs/../../escaped"], "hydra.run.dir"),
+    (["-m", "hydra.sweep.dir=sweeps/../../escaped"], "hydra.sweep.dir"),
+    (["-m", "hydra.sweep.subdir=../escaped"], "hydra.sweep.subdir"),
+])
+def test_output_paths_cannot_climb_out_with_dot_dot(tmp_path, args, key):
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    proc = run_cli(*args, "trainer.max_steps=5", cwd=inner)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {key}=") and "'..'" in proc.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b"]  # nothing written anywhere

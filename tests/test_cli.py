@@ -151,3 +151,37 @@ def test_an_existing_run_folder_is_never_overwritten(cli, tmp_path):
     assert {name: (run_dir / name).read_bytes() for name in files if name != ".hydra/config.yaml"} == \
         {name: data for name, data in before.items() if name != ".hydra/config.yaml"}
     assert math.isfinite(read_json(run_dir / "summary.json")["final_val_acc"])
+
+
+def test_preview_draws_lr_and_momentum_for_every_schedule_file(cli, tmp_path):
+    from test_config import options
+
+    names = options("schedule")
+    sweep = tmp_path / "previews"
+    proc = cli("-m", "task=preview", f"schedule={','.join(names)}", "preview.steps=1080",
+               f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr
+    folders = {p.name.split("-")[1]: p for p in sweep.iterdir() if p.is_dir()}
+    assert sorted(folders) == sorted(names)
+    for name, folder in folders.items():
+        assert (folder / "schedule.png").read_bytes()[:4] == b"\x89PNG", name
+        rows = read_csv(folder / "schedule.csv")
+        assert len(rows) == 1080 and all(float(r["lr"]) > 0 for r in rows), name
+    # one_cycle cycles momentum opposite to the LR, and the preview records it
+    rows = read_csv(folders["one_cycle"] / "schedule.csv")
+    lr, momentum = [float(r["lr"]) for r in rows], [float(r["momentum"]) for r in rows]
+    peak = lr.index(max(lr))
+    assert momentum[peak] == min(momentum) and momentum[0] == max(momentum)
+
+
+def test_a_sweep_over_six_policies_reports_them_all(cli, tmp_path):
+    sweep = tmp_path / "six"
+    policies = ["constant", "triangular", "triangular2", "exp_range", "one_cycle", "sgdr"]
+    proc = cli("-m", f"schedule={','.join(policies)}", "trainer.max_steps=200", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr
+    runs = read_csv(sweep / "runs.csv")
+    assert [r["schedule"] for r in runs] == policies and {r["status"] for r in runs} == {"completed"}
+    report = (sweep / "report.md").read_text()
+    assert all(f"`schedule={p}`" in report for p in policies)
+    one_cycle = read_csv(sweep / runs[4]["folder"] / "metrics.csv")
+    assert len({r["momentum"] for r in one_cycle}) > 100  # momentum cycled and recorded per step
