@@ -54,11 +54,18 @@ def varying_keys(records: list[RunRecord]) -> list[str]:
     return [k for k in keys if k != "seed"]
 
 
+def short_override(override: str) -> str:
+    """A group-choice override as a reader says it: `experiment/plateau_escape@_global_=constant` reads
+    `plateau_escape=constant`; plain key=value overrides stay as they are."""
+    key, sep, value = override.partition("=")
+    return f"{key.split('@', 1)[0].rsplit('/', 1)[-1]}{sep}{value}"
+
+
 def group_runs(records: list[RunRecord]) -> list[Group]:
     keys = varying_keys(records)
     groups: dict[str, list[RunRecord]] = {}
     for r in records:
-        label = " ".join(o for o in r.overrides if o.partition("=")[0] in keys) or "(all runs)"
+        label = " ".join(short_override(o) for o in r.overrides if o.partition("=")[0] in keys) or "(all runs)"
         groups.setdefault(label, []).append(r)
     return [Group(label, runs) for label, runs in groups.items()]
 

@@ -137,3 +137,11 @@ def test_compare_schedules_preset_runs_and_reports_three_schedules(cli, tmp_path
     for schedule in ("constant", "triangular", "triangular2"):
         assert f"`schedule={schedule}`" in text
     assert "steps to 0.97" in text  # the preset's own targets
+
+
+def test_group_labels_read_as_a_user_would_write_them():
+    from runner.report import short_override
+
+    assert short_override("experiment/plateau_escape@_global_=constant") == "plateau_escape=constant"
+    assert short_override("schedule=triangular2") == "schedule=triangular2"
+    assert short_override("schedule.max_lr=0.1") == "schedule.max_lr=0.1"
