@@ -10,24 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import validate
 from runner.cli_errors import one_line
 from runner.errors import ConfigError
+from runner.sweep import expand_sweep
 
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
-    """The override list of every job the basic sweeper (and the launchers behind it) will run."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    loader = GlobalHydra.instance().config_loader()
+    """The override list of every job the sweeper (and the launchers behind it) will run."""
     task_overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    parsed = OverridesParser.create(config_loader=loader).parse_overrides(params + list(task_overrides))
-    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    return expand_sweep(params + list(task_overrides), GlobalHydra.instance().config_loader())
 
 
 def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:

@@ -6,7 +6,6 @@ same whether the callback writes it at the end of a sweep or a user runs `python
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -60,6 +59,15 @@ def _load_yaml(path: Path) -> Any:
         return None
 
 
+def expand_sweep(arguments: list[str], config_loader: Any = None) -> list[list[str]]:
+    """Every job's override list, in launch order, exactly as Hydra's basic sweeper expands `arguments`."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create(config_loader=config_loader).parse_overrides(arguments)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
 def planned_jobs(sweep_dir: Path) -> list[list[str]]:
     """The override list of every job the sweep meant to run, from multirun.yaml (empty if it is gone)."""
     multirun = _load_yaml(sweep_dir / "multirun.yaml")
@@ -68,17 +76,7 @@ def planned_jobs(sweep_dir: Path) -> list[list[str]]:
     hydra_cfg = multirun.get("hydra") or {}
     task = list((hydra_cfg.get("overrides") or {}).get("task") or [])
     params = (hydra_cfg.get("sweeper") or {}).get("params") or {}
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + task)
-    axes = []
-    for override in parsed:
-        key = override.get_key_element()
-        if override.is_sweep_override():
-            axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
-        else:
-            axes.append([f"{key}={override.get_value_element_as_str()}"])
-    return [list(job) for job in itertools.product(*axes)]
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + task)
 
 
 def found_runs(sweep_dir: Path) -> list[RunRecord]:

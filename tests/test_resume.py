@@ -6,7 +6,6 @@ byte for byte and tensor for tensor with an uninterrupted run of the same comman
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import signal
 import subprocess
