@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from runner.errors import ConfigError
-from runner.schedules import (Schedule, _check_length, _check_momentum, _require_choice, _require_in,
-                              _require_positive, in_steps, register)
+from runner.schedules import Schedule, _check_length, _check_momentum, in_steps, register
+from runner.typed import require_choice, require_in, require_positive
 
 
 def anneal_cos(start: float, end: float, pct: float) -> float:
@@ -47,16 +47,16 @@ class OneCycle(Schedule):
     max_momentum: float = 0.95
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.max_lr", self.max_lr)
+        require_positive(f"{key}.max_lr", self.max_lr)
         if self.total_steps is not None and self.total_steps < 2:
             raise ConfigError(f"{key}.total_steps={self.total_steps!r}: must be an integer >= 2 or null (the run)")
-        _require_in(f"{key}.pct_start", self.pct_start, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.pct_start", self.pct_start, 0.0, 1.0, low_open=True, high_open=True)
         if self.three_phase and self.pct_start >= 0.5:
             raise ConfigError(f"{key}.pct_start={self.pct_start!r}: must be below 0.5 with three_phase=true "
                               f"(up and back down take 2 * pct_start of the run)")
-        _require_choice(f"{key}.anneal_strategy", self.anneal_strategy, tuple(ANNEAL))
-        _require_in(f"{key}.div_factor", self.div_factor, 1.0, math.inf, high_open=True, why="max_lr / first LR")
-        _require_in(f"{key}.final_div_factor", self.final_div_factor, 1.0, math.inf, high_open=True,
+        require_choice(f"{key}.anneal_strategy", self.anneal_strategy, tuple(ANNEAL))
+        require_in(f"{key}.div_factor", self.div_factor, 1.0, math.inf, high_open=True, why="max_lr / first LR")
+        require_in(f"{key}.final_div_factor", self.final_div_factor, 1.0, math.inf, high_open=True,
                     why="first LR / last LR")
         _check_momentum(key, self)
         if self.total_steps is not None and self.pct_start * self.total_steps <= 1:
@@ -125,7 +125,7 @@ class SGDR(Schedule):
     T_mult: int = 2
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.max_lr", self.max_lr)
+        require_positive(f"{key}.max_lr", self.max_lr)
         if not (0 <= self.eta_min < self.max_lr):
             raise ConfigError(f"{key}.eta_min={self.eta_min!r}: must be in [0, {key}.max_lr={self.max_lr!r})")
         _check_length(key, "T_0", self.T_0, self.T_0_epochs, required=True)
@@ -172,8 +172,8 @@ class LinearDecay(Schedule):
     step_size_epochs: Optional[float] = None
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.base_lr", self.base_lr)
-        _require_positive(f"{key}.max_lr", self.max_lr)
+        require_positive(f"{key}.base_lr", self.base_lr)
+        require_positive(f"{key}.max_lr", self.max_lr)
         if self.base_lr > self.max_lr:
             raise ConfigError(f"{key}.base_lr={self.base_lr!r}: must not exceed {key}.max_lr={self.max_lr!r}")
         _check_length(key, "step_size", self.step_size, self.step_size_epochs, required=False)
@@ -206,8 +206,8 @@ class Fixed(Schedule):
     drop_at_epochs: Optional[list[float]] = None
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.lr", self.lr)
-        _require_in(f"{key}.drop", self.drop, 0.0, 1.0, low_open=True, why="the factor applied at each drop")
+        require_positive(f"{key}.lr", self.lr)
+        require_in(f"{key}.drop", self.drop, 0.0, 1.0, low_open=True, why="the factor applied at each drop")
         names = ("drop_every", "drop_every_epochs", "drop_at", "drop_at_epochs")
         given = [n for n in names if getattr(self, n) is not None]
         if len(given) != 1:

@@ -9,7 +9,6 @@ torch.load(weights_only=True), which refuses pickled callables instead of runnin
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import random
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from runner.errors import ConfigError
+from runner.records import atomic_file
 
 FILENAME = "checkpoint.pt"
 # Keys that change how a run is watched, not what it computes: a resume may change them freely.
@@ -49,14 +49,8 @@ def save(path: Path, state: dict[str, Any], durable: bool = False) -> None:
     The rename alone protects against a killed process; `durable` adds an fsync (several ms) that also protects
     against a power cut, worth paying for the final checkpoint but not every few hundred steps.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_file(Path(path), binary=True, durable=durable) as f:
         torch.save(state, f)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load(path: Path) -> Optional[dict[str, Any]]:

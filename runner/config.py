@@ -13,17 +13,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from runner.errors import ConfigError
 from runner.schedules import Schedule, build_schedule
-from runner.typed import from_mapping
+from runner.typed import from_mapping, require_in
 
 TASKS = ("train", "preview", "range_test")
-
-
-def _check_range(key: str, value: float, low: float, high: float, *, low_open=False, high_open=False) -> None:
-    below = value <= low if low_open else value < low
-    above = value >= high if high_open else value > high
-    if below or above or (isinstance(value, float) and not math.isfinite(value) and math.isfinite(high)):
-        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-        raise ConfigError(f"{key}={value!r}: must be in {lo}{low}, {high}{hi}")
 
 
 # ---- models -------------------------------------------------------------------------------------------------
@@ -36,7 +28,7 @@ class SmallCNNConfig:
     def check(self, key: str) -> None:
         if not self.channels or any(c < 1 for c in self.channels):
             raise ConfigError(f"{key}.channels={self.channels!r}: must be a non-empty list of integers >= 1")
-        _check_range(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
 def _check_choice(key: str, value: str, allowed: tuple) -> None:
@@ -86,7 +78,7 @@ class DigitsConfig:
     split_seed: int = 0
 
     def check(self, key: str) -> None:
-        _check_range(f"{key}.val_fraction", self.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.val_fraction", self.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
         if self.split_seed < 0:
             raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
 
@@ -143,8 +135,8 @@ class SGDConfig:
     weight_decay: float = 5e-4
 
     def check(self, key: str) -> None:
-        _check_range(f"{key}.momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _check_range(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
+        require_in(f"{key}.momentum", self.momentum, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
         if self.nesterov and self.momentum == 0:
             raise ConfigError(f"{key}.nesterov=true: needs {key}.momentum > 0")
 
@@ -158,10 +150,10 @@ class AdamConfig:
     weight_decay: float = 0.0
 
     def check(self, key: str) -> None:
-        _check_range(f"{key}.beta1", self.beta1, 0.0, 1.0, high_open=True)
-        _check_range(f"{key}.beta2", self.beta2, 0.0, 1.0, high_open=True)
-        _check_range(f"{key}.eps", self.eps, 0.0, 1.0, low_open=True)
-        _check_range(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
+        require_in(f"{key}.beta1", self.beta1, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.beta2", self.beta2, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.eps", self.eps, 0.0, 1.0, low_open=True)
+        require_in(f"{key}.weight_decay", self.weight_decay, 0.0, math.inf)
 
 
 OPTIMIZERS: dict[str, type] = {"sgd": SGDConfig, "adam": AdamConfig}
@@ -227,8 +219,8 @@ class PlateauConfig:
     def check(self, key: str) -> None:
         if self.window < 2:
             raise ConfigError(f"{key}.window={self.window!r}: must be an integer >= 2 (steps)")
-        _check_range(f"{key}.rel_drop", self.rel_drop, 0.0, 1.0, low_open=True, high_open=True)
-        _check_range(f"{key}.escape_drop", self.escape_drop, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.rel_drop", self.rel_drop, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.escape_drop", self.escape_drop, 0.0, 1.0, low_open=True, high_open=True)
 
 
 @dataclass
@@ -238,9 +230,9 @@ class AnalysisConfig:
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
 
     def check(self, key: str) -> None:
-        _check_range(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
         for i, t in enumerate(self.targets):
-            _check_range(f"{key}.targets[{i}]", t, 0.0, 1.0, low_open=True)
+            require_in(f"{key}.targets[{i}]", t, 0.0, 1.0, low_open=True)
         self.plateau.check(f"{key}.plateau")
 
 
@@ -257,15 +249,15 @@ class RangeTestConfig:
     eval_size: int = 1000
 
     def check(self, key: str) -> None:
-        _check_range(f"{key}.min_lr", self.min_lr, 0.0, math.inf, low_open=True, high_open=True)
+        require_in(f"{key}.min_lr", self.min_lr, 0.0, math.inf, low_open=True, high_open=True)
         if not (math.isfinite(self.max_lr) and self.max_lr > self.min_lr):
             raise ConfigError(f"{key}.max_lr={self.max_lr!r}: must be finite and above {key}.min_lr={self.min_lr!r}")
         if self.steps < 10:
             raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 10")
         _check_choice(f"{key}.mode", self.mode, ("linear", "exponential"))
-        _check_range(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
-        _check_range(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
-        _check_range(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
+        require_in(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)
         for name in ("eval_every", "eval_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")

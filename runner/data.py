@@ -111,12 +111,13 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
         pass
     from sklearn.datasets import load_digits as sk_load_digits
 
+    from runner.records import atomic_file
+
     images, labels = sk_load_digits(return_X_y=True)
     try:
         cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, images=images, labels=labels)
-        os.replace(tmp, cache)
+        with atomic_file(cache, binary=True) as f:
+            np.savez(f, images=images, labels=labels)
     except OSError:
         pass  # a read-only home: load from scikit-learn every time
     return images, labels

@@ -18,7 +18,6 @@ format. What this module adds:
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from runner.errors import ConfigError
+from runner.records import atomic_file
 
 # The four IDX files torchvision's MNIST-style classes read, without the .gz suffix.
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -46,10 +46,8 @@ class RawArrays:
 
 def _gunzip(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+    with gzip.open(src, "rb") as fin, atomic_file(dest, binary=True) as fout:
         shutil.copyfileobj(fin, fout, length=1 << 20)
-    tmp.replace(dest)
 
 
 def prepare_idx(raw: Path, sources: list[Path]) -> bool:

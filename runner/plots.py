@@ -14,14 +14,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
 from runner.analysis import ema  # noqa: E402
-from runner.records import floats, read_csv_columns  # noqa: E402
+from runner.records import accuracy_points, atomic_file, floats, read_csv_columns  # noqa: E402
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Save and close `fig`, written atomically: a sweep report never picks up half a PNG."""
+    path = Path(path)
+    with atomic_file(path, binary=True) as f:
+        fig.savefig(f, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
@@ -29,7 +30,7 @@ def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
     """curves.png of a run folder, drawn from its metrics.csv and eval.csv alone."""
     run_dir = Path(run_dir)
     metrics = read_csv_columns(run_dir / "metrics.csv")
-    evals = read_csv_columns(run_dir / "eval.csv")
+    points = accuracy_points(run_dir)
     steps = floats(metrics.get("step", []))
     losses = floats(metrics.get("loss", []))
     fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(3, 1, sharex=True, figsize=(9, 7.5),
@@ -41,9 +42,7 @@ def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
         ax_loss.plot(steps, ema(losses, smoothing), color="tab:red", lw=1.4, label=f"EMA({smoothing:g})")
     ax_loss.set_ylabel("training loss")
     ax_loss.legend(loc="upper right", fontsize=8)
-    if evals:
-        # A step that is both an epoch end and a cycle end has two rows with the same numbers: plot it once.
-        points = dict(zip(floats(evals["step"]), floats(evals["val_acc"])))
+    if points:
         ax_acc.plot(list(points), list(points.values()), "o-", color="tab:green", ms=3, lw=1)
     ax_acc.set_ylabel("validation accuracy")
     ax_acc.set_xlabel("iteration (optimizer step)")
@@ -54,7 +53,7 @@ def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
     if title:
         ax_lr.set_title(title)
     path = run_dir / "curves.png"
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -74,7 +73,7 @@ def plot_schedule(path: Path, steps: Sequence[int], lrs: Sequence[float], title:
     axes[-1][0].set_xlabel("iteration")
     for row in axes:
         row[0].grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -102,9 +101,7 @@ def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoot
         mean, low, high = _band([list(ema(floats(m["loss"]), smoothing)) for m in metrics])
         ax_loss.plot(steps[:len(mean)], mean, color=color, lw=1.3)
         ax_loss.fill_between(steps[:len(mean)], low, high, color=color, alpha=0.2, lw=0)
-        evals = [read_csv_columns(Path(f) / "eval.csv") for f in folders]
-        curves = [dict(zip(floats(e.get("step", [])), floats(e.get("val_acc", [])))) for e in evals]
-        curves = [c for c in curves if c]
+        curves = [c for c in (accuracy_points(f) for f in folders) if c]
         if curves:
             common = sorted(set.intersection(*(set(c) for c in curves)))
             acc_mean, acc_low, acc_high = _band([[c[s] for s in common] for c in curves])
@@ -118,5 +115,5 @@ def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoot
     for ax in (ax_lr, ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_lr.set_title("mean over seeds; bands: min-max across seeds")
-    _save(fig, path)
+    save_figure(fig, path)
     return path

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
+from runner.plots import save_figure  # noqa: E402
+
 
 def plot_range_test(path: Path, lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
                     accuracy: Sequence[Optional[float]], base_lr: float, max_lr: float, *, log_x: bool,
@@ -40,8 +42,5 @@ def plot_range_test(path: Path, lrs: Sequence[float], losses: Sequence[float], s
         ax_loss.set_title(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
     return path

@@ -5,13 +5,14 @@ that must survive a kill (summary.json) is written to a temporary name and renam
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence
 
 METRICS_COLUMNS = ("step", "epoch", "cycle", "lr", "momentum", "loss")
 EVAL_COLUMNS = ("step", "epoch", "lr", "val_loss", "val_acc", "when")
@@ -87,13 +88,30 @@ def _line(cells: Iterable[Any]) -> str:
     return buffer.getvalue()
 
 
+@contextlib.contextmanager
+def atomic_file(path: Path, *, binary: bool = False, durable: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside `path` and rename it over `path` when the block ends without error.
+
+    A reader (or a resumed run) sees the old file or the new one, never half of one, even if the process is killed
+    mid-write. `durable` adds an fsync, so the new file also survives a power cut. The temporary name carries the
+    process id, so concurrent writers (parallel sweep workers filling a cache) never share one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
+            yield f
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_file(path, durable=True) as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def json_ready(value: Any) -> Any:
@@ -108,15 +126,8 @@ def json_ready(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write to a temporary name, fsync, rename: a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(json_ready(data), f, indent=2, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """JSON written whole (see atomic_file): a reader sees the old file or the new one, never half of one."""
+    _write_atomic(Path(path), json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> Optional[dict]:
@@ -144,12 +155,18 @@ def floats(cells: Iterable[str]) -> list[float]:
     return [float(c) if c != "" else math.nan for c in cells]
 
 
+def accuracy_points(run_dir: Path) -> dict[float, float]:
+    """{step: val_acc}, one entry per evaluation of a run folder's eval.csv (empty when it has none).
+
+    A step that is both an epoch end and a cycle end has a row for each, with the same numbers: it counts once.
+    """
+    evals = read_csv_columns(Path(run_dir) / "eval.csv")
+    return dict(zip(floats(evals.get("step", [])), floats(evals.get("val_acc", []))))
+
+
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A whole small CSV at once (preview and report tables), via a temporary name."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    """A whole small CSV at once (preview and report tables), written atomically."""
+    with atomic_file(Path(path)) as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([_cell(v) for v in row] for row in rows)
-    os.replace(tmp, path)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from runner.records import floats, read_csv_columns, write_rows
+from runner.analysis import steps_to_target, target_key
+from runner.records import accuracy_points, atomic_file, write_rows
 from runner.sweep import RunRecord, collect
 
 log = logging.getLogger("runner.report")
@@ -83,11 +84,8 @@ def first_step_reaching(folder: Optional[Path], accuracy: float) -> Optional[int
     """The first evaluation step whose val_acc reaches `accuracy` (Smith's iterations-to-accuracy)."""
     if folder is None:
         return None
-    evals = read_csv_columns(folder / "eval.csv")
-    for step, acc in zip(floats(evals.get("step", [])), floats(evals.get("val_acc", []))):
-        if acc >= accuracy:
-            return int(step)
-    return None
+    points = accuracy_points(folder)
+    return steps_to_target(list(points), list(points.values()), [accuracy])[target_key(accuracy)]
 
 
 def spread(values: list[Optional[float]]) -> dict[str, Any]:
@@ -225,9 +223,8 @@ def write_markdown(sweep_dir: Path, records: list[RunRecord], groups: list[Group
     lines += ["", "Tables: [runs.csv](runs.csv) (one row per run), [schedules.csv](schedules.csv) "
               "(per group: mean, std, min, max, n).", ""]
     path = sweep_dir / "report.md"
-    tmp = path.with_name(".report.md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_file(path) as f:
+        f.write("\n".join(lines))
     return path
 
 

@@ -28,7 +28,7 @@ from typing import Callable, ClassVar, Optional
 
 from runner import scale_fns
 from runner.errors import ConfigError
-from runner.typed import from_mapping
+from runner.typed import from_mapping, require_choice, require_in, require_positive
 
 SCHEDULES: dict[str, type["Schedule"]] = {}
 
@@ -98,25 +98,6 @@ def in_steps(steps: Optional[int], epochs: Optional[float], iters_per_epoch: Opt
 
 
 # ---- range checks: each raises one line naming the key --------------------------------------------------------
-def _require_positive(key: str, value: float) -> None:
-    if not value > 0 or not math.isfinite(value):
-        raise ConfigError(f"{key}={value!r}: must be a finite number > 0")
-
-
-def _require_in(key: str, value: float, low: float, high: float, *, low_open: bool = False,
-                high_open: bool = False, why: str = "") -> None:
-    below = value <= low if low_open else value < low
-    above = value >= high if high_open else value > high
-    if below or above or math.isnan(value) or (math.isinf(value) and math.isfinite(high)):
-        text = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ConfigError(f"{key}={value!r}: must be in {text}" + (f": {why}" if why else ""))
-
-
-def _require_choice(key: str, value: str, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key}={value!r}: must be one of {', '.join(allowed)}")
-
-
 def _check_length(key: str, name: str, steps: Optional[int], epochs: Optional[float], required: bool) -> None:
     """`name` in steps or `name`_epochs: exactly one (required) or at most one of the two set."""
     both = steps is not None and epochs is not None
@@ -131,8 +112,8 @@ def _check_length(key: str, name: str, steps: Optional[int], epochs: Optional[fl
 
 
 def _check_momentum(key: str, policy) -> None:
-    _require_in(f"{key}.base_momentum", policy.base_momentum, 0.0, 1.0, high_open=True)
-    _require_in(f"{key}.max_momentum", policy.max_momentum, 0.0, 1.0, high_open=True)
+    require_in(f"{key}.base_momentum", policy.base_momentum, 0.0, 1.0, high_open=True)
+    require_in(f"{key}.max_momentum", policy.max_momentum, 0.0, 1.0, high_open=True)
     if policy.base_momentum > policy.max_momentum:
         raise ConfigError(f"{key}.base_momentum={policy.base_momentum!r}: must not exceed "
                           f"{key}.max_momentum={policy.max_momentum!r} (momentum falls as the LR rises)")
@@ -186,7 +167,7 @@ class Constant(Schedule):
     lr: float = 0.01
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.lr", self.lr)
+        require_positive(f"{key}.lr", self.lr)
 
     def lr_at(self, it: int) -> float:
         return self.lr
@@ -210,8 +191,8 @@ class Cyclical(Schedule):
     cyclic: ClassVar[bool] = True
 
     def check(self, key: str = "schedule") -> None:
-        _require_positive(f"{key}.base_lr", self.base_lr)
-        _require_positive(f"{key}.max_lr", self.max_lr)
+        require_positive(f"{key}.base_lr", self.base_lr)
+        require_positive(f"{key}.max_lr", self.max_lr)
         if self.base_lr >= self.max_lr:
             raise ConfigError(f"{key}.base_lr={self.base_lr!r}: must be below {key}.max_lr={self.max_lr!r}")
         _check_length(key, "step_size", self.step_size, self.step_size_epochs, required=True)
@@ -289,8 +270,8 @@ class ExpRange(Cyclical):
 
     def check(self, key: str = "schedule") -> None:
         super().check(key)
-        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
-        _require_choice(f"{key}.scale_mode", self.scale_mode, scale_fns.MODES)
+        require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        require_choice(f"{key}.scale_mode", self.scale_mode, scale_fns.MODES)
 
     def scale(self, cycle: int, it: int) -> float:
         return self.gamma ** (cycle if self.scale_mode == "cycle" else it)
@@ -306,7 +287,7 @@ class ExpRangeBounds(Cyclical):
 
     def check(self, key: str = "schedule") -> None:
         super().check(key)
-        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
 
     def lr_at(self, it: int) -> float:
         # 6) base_lr * gamma**it + (max_lr - base_lr) * gamma**it * triangle: Smith's triangle, shrunk
@@ -325,7 +306,7 @@ class CLR(Cyclical):
 
     def check(self, key: str = "schedule") -> None:
         super().check(key)
-        _require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
+        require_in(f"{key}.gamma", self.gamma, 0.0, 1.0, low_open=True)
         scale_fns.check_mode(self.scale_fn, self.scale_mode, key)
 
     def scale(self, cycle: int, it: int) -> float:

@@ -134,7 +134,7 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
     except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
         error = f"{type(exc).__name__}: {exc}"
         log.error("training failed: %s\n%s", error, traceback.format_exc())
-    summary.update(finish_summary(cfg, schedule, result, error, wall0))
+    summary.update(finish_summary(result, error, wall0))
     if state:  # time spent before the interruption counts too
         summary["wall_s"] += previous.get("wall_s") or 0.0
     # The records are on disk whatever happens next: a bug in analysis or plotting must not hide them.
@@ -172,8 +172,9 @@ def record_failure(out_dir: Path, cfg, exc: BaseException) -> str:
     from runner.records import read_json
 
     summary = read_json(Path(out_dir) / "summary.json") or {}
-    error = one_line(exc) or f"{type(exc).__name__}: {exc}"
-    log.error("job failed: %s", error, exc_info=one_line(exc) is None)
+    line = one_line(exc)
+    error = line or f"{type(exc).__name__}: {exc}"
+    log.error("job failed: %s", error, exc_info=line is None)  # a traceback only for what is not a config error
     summary.update({"status": "failed", "error": error, "seed": cfg.get("seed"),
                     "schedule": (cfg.get("schedule") or {}).get("name")})
     write_json_atomic(Path(out_dir) / "summary.json", summary)
@@ -190,7 +191,7 @@ def warn_cycle_end(schedule, steps: int) -> None:
                     "trainer.max_steps=%d", steps, nearest)
 
 
-def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0: float) -> dict:
+def finish_summary(result, error: Optional[str], wall0: float) -> dict:
     if result is None:
         return {"status": "failed", "error": error, "wall_s": time.perf_counter() - wall0}
     out = {
@@ -211,12 +212,10 @@ def finish_summary(cfg: RunConfig, schedule, result, error: Optional[str], wall0
 def analyze_folder(out_dir: Path, analysis_cfg) -> dict:
     """Plateaus, escape and steps-to-target from the run's own records (what a later reader would compute)."""
     from runner.analysis import analyze_run
-    from runner.records import floats, read_csv_columns
+    from runner.records import accuracy_points, floats, read_csv_columns
 
     metrics = read_csv_columns(out_dir / "metrics.csv")
-    evals = read_csv_columns(out_dir / "eval.csv")
-    # A step that is an epoch end and a cycle end has two eval rows with the same numbers: keep one.
-    accuracy_at = dict(zip(floats(evals.get("step", [])), floats(evals.get("val_acc", []))))
+    accuracy_at = accuracy_points(out_dir)
     plateau = analysis_cfg.plateau
     return analyze_run(floats(metrics.get("step", [])), floats(metrics.get("lr", [])),
                        floats(metrics.get("loss", [])), list(accuracy_at), list(accuracy_at.values()),

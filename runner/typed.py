@@ -76,3 +76,23 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], key: str) -> T:
         else:
             kwargs[name] = coerce(value, tp, f"{key}.{name}")
     return cls(**kwargs)
+
+
+# Range checks shared by every config dataclass's check(): one line naming the key, the value and what is allowed.
+def require_positive(key: str, value: float) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r}: must be a finite number > 0")
+
+
+def require_in(key: str, value: float, low: float, high: float, *, low_open: bool = False,
+               high_open: bool = False, why: str = "") -> None:
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if below or above or math.isnan(value) or (math.isinf(value) and math.isfinite(high)):
+        text = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{key}={value!r}: must be in {text}" + (f": {why}" if why else ""))
+
+
+def require_choice(key: str, value: str, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r}: must be one of {', '.join(allowed)}")
