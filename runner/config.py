@@ -165,7 +165,7 @@ class TrainerConfig:
     epochs: int = 24
     max_steps: Optional[int] = None
     batch_size: int = 32
-    eval_batch_size: int = 1024
+    eval_batch_size: int = 256
     threads: Optional[int] = None
     progress: bool = True
     flush_every: int = 500

@@ -66,7 +66,7 @@ def copy_for_test(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[n
 def lr_range_test(model: nn.Module, optimizer: torch.optim.Optimizer, data: DataSplit, *, min_lr: float,
                   max_lr: float, steps: int, mode: str, batch_size: int, seed: int, smoothing: float,
                   diverge_factor: float, eval_every: int, eval_size: int,
-                  eval_batch_size: int = 1024) -> RangeTestResult:
+                  eval_batch_size: int = 256) -> RangeTestResult:
     """Run the test on copies of `model` and `optimizer`; the originals are left exactly as they were."""
     from runner.train import evaluate, set_lr
 
@@ -86,7 +86,7 @@ def lr_range_test(model: nn.Module, optimizer: torch.optim.Optimizer, data: Data
             idx = perm[(step % per_epoch) * batch_size:(step % per_epoch + 1) * batch_size]
             lr = lr_at(step, steps, min_lr, max_lr, mode)
             set_lr(opt, lr)
-            loss = nn.functional.cross_entropy(net(data.train_x[idx]), data.train_y[idx])
+            loss = nn.functional.cross_entropy(net(data.inputs(data.train_x[idx])), data.train_y[idx])
             value = loss.item()
             result.lrs.append(lr)
             result.losses.append(value)
@@ -99,7 +99,7 @@ def lr_range_test(model: nn.Module, optimizer: torch.optim.Optimizer, data: Data
             opt.step()
             last = step == steps - 1
             measured = (step + 1) % eval_every == 0 or last
-            result.accuracy.append(evaluate(net, val_x, val_y, eval_batch_size)[1] if measured else None)
+            result.accuracy.append(evaluate(net, val_x, val_y, eval_batch_size, data.inputs)[1] if measured else None)
             # The same bias-corrected EMA as runner.analysis.ema, kept online to decide when to stop.
             m, correction = smoothing * m + (1 - smoothing) * value, correction * smoothing
             smoothed = m / (1 - correction)

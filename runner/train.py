@@ -1,8 +1,8 @@
 """The training loop. It takes built objects (model, optimizer, schedule, data, record logs), so tests call it
 directly; runner/tasks.py builds those objects from the config.
 
-Per step: 1) set the LR from the policy, 2) forward/backward on a batch indexed from in-memory tensors,
-3) append one metrics row. Evaluation runs at every epoch end, every cycle end (LR back at base_lr) and at the end.
+Per step: 1) set the LR from the policy, 2) forward/backward on a batch indexed from in-memory tensors
+(standardized per batch when stored as uint8), 3) append one metrics row. Evaluation runs at every epoch end, every cycle end (LR back at base_lr) and at the end.
 """
 from __future__ import annotations
 
@@ -56,13 +56,16 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float, momentum: Optional[float
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole split."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+             inputs: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split; `inputs` turns stored images into model inputs
+    (DataSplit.inputs) one batch at a time."""
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        logits = model(x[start:start + batch_size])
+        batch = x[start:start + batch_size]
+        logits = model(inputs(batch) if inputs is not None else batch)
         target = y[start:start + batch_size]
         total_loss += nn.functional.cross_entropy(logits, target, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == target).sum())
@@ -107,7 +110,7 @@ def _restore(state: dict, order_rng: torch.Generator, model: nn.Module,
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule, data: DataSplit, *,
-          steps: int, batch_size: int, seed: int, metrics: CsvLog, evals: CsvLog, eval_batch_size: int = 1024,
+          steps: int, batch_size: int, seed: int, metrics: CsvLog, evals: CsvLog, eval_batch_size: int = 256,
           progress: bool = False, checkpoint_every: Optional[int] = None,
           save_checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None,
           should_stop: Optional[Callable[[], bool]] = None, faults: Any = None) -> TrainResult:
@@ -153,7 +156,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         # 2) one batch, indexed from the in-memory tensors
         start = (step % per_epoch) * batch_size
         idx = perm[start:start + batch_size]
-        loss = nn.functional.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        loss = nn.functional.cross_entropy(model(data.inputs(data.train_x[idx])), data.train_y[idx])
         if fail_at is not None and step == fail_at:
             raise RuntimeError(f"injected failure at step {step} (faults.fail_at_step)")
         loss_value = loss.item() if step != nan_at else math.nan
@@ -174,7 +177,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         reasons = [when for when, due in (("epoch_end", step % per_epoch == 0), ("cycle_end", step in cycle_ends),
                                           ("final", step == steps)) if due]
         if reasons:
-            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size)
+            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size, data.inputs)
             # One row per reason: a user filtering on when == "cycle_end" finds every cycle end.
             for when in reasons:
                 evals.append(step, step / per_epoch, schedule.lr_at(step), val_loss, val_acc, when)

@@ -26,12 +26,16 @@ def assert_run_folder(run_dir, steps: int) -> dict:
     assert summary["status"] == "completed" and summary["steps"] == steps
     assert 0 < summary["final_val_acc"] <= summary["best_val_acc"] <= 1
     assert summary["images_per_s"] > 0
+    # The log's last line is the run's verdict: the process exits without the interpreter's teardown
+    # (runner/__main__.py), and the logging handlers must still have written everything.
+    assert "status completed" in (run_dir / "run.log").read_text().splitlines()[-1]
     return summary
 
 
 def test_default_triangular2_run_leaves_the_contract_and_learns(cli, tmp_path):
     proc = cli("schedule=triangular2")
     assert proc.returncode == 0, proc.stderr
+    assert "status completed, final val_acc" in proc.stdout.splitlines()[-1]  # the console got the last line too
     (run_dir,) = (tmp_path / "outputs" / "runs").glob("*/*-triangular2")  # the folder says which schedule ran
     summary = assert_run_folder(run_dir, steps=1080)
     assert summary["final_val_acc"] > 0.9  # digits is easy: a broken loop would not get here

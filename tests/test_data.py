@@ -90,12 +90,16 @@ def test_mnist_loads_gzipped_idx_through_torchvision_with_the_test_split_as_vali
     assert len(data.train_x) == 120 and len(data.val_x) == 40
     assert torch.equal(data.train_y, torch.as_tensor(files["train_y"], dtype=torch.int64))
     assert torch.equal(data.val_y, torch.as_tensor(files["test_y"], dtype=torch.int64))
-    # Standardized with training statistics: the training images have mean 0 and std 1, validation does not leak.
-    assert abs(float(data.train_x.mean())) < 1e-4 and abs(float(data.train_x.std()) - 1) < 1e-3
-    raw = torch.as_tensor(files["test_x"], dtype=torch.float32) / 255
-    mean, std = (torch.as_tensor(files["train_x"], dtype=torch.float32) / 255).mean(), \
-        (torch.as_tensor(files["train_x"], dtype=torch.float32) / 255).std()
-    assert torch.allclose(data.val_x[:, 0], (raw - mean) / std, atol=1e-5)
+    # Held as the files' uint8 pixels (a quarter of float32's memory), standardized per batch by inputs():
+    # with training statistics, so the training images have mean 0 and std 1 and validation does not leak.
+    assert data.train_x.dtype == torch.uint8 and torch.equal(data.train_x[:, 0], torch.as_tensor(files["train_x"]))
+    train_in = data.inputs(data.train_x)
+    assert train_in.dtype == torch.float32
+    assert abs(float(train_in.mean())) < 1e-5 and abs(float(train_in.std()) - 1) < 1e-5
+    pixels = files["train_x"].astype(np.float64) / 255
+    raw = torch.as_tensor(files["test_x"], dtype=torch.float64) / 255
+    expected = ((raw - pixels.mean()) / pixels.std(ddof=1)).float()
+    assert torch.allclose(data.inputs(data.val_x)[:, 0], expected, atol=1e-6)
     # torchvision reads the uncompressed files: they now sit where it expects them.
     assert all((tmp_path / "MNIST" / "raw" / name).is_file() for name in IDX_FILES)
 
@@ -200,8 +204,31 @@ def test_cifar10_pickle_batches_load_through_torchvision(tmp_path):
     assert len(data.train_x) == 100 and len(data.val_x) == 30
     expected = np.concatenate([batches[f"data_batch_{k}"][1] for k in range(1, 6)])
     assert data.train_y.tolist() == expected.tolist()
-    # CHW order kept: per-channel statistics make each channel of the training images mean 0.
-    assert torch.allclose(data.train_x.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    # CHW order kept: torchvision's (N, H, W, C) pixels, channel by channel; per-channel statistics make each
+    # channel of the training images mean 0 and std 1.
+    pixels = np.concatenate([batches[f"data_batch_{k}"][0] for k in range(1, 6)])
+    assert torch.equal(data.train_x, torch.as_tensor(pixels.reshape(-1, 3, 32, 32)))
+    train_in = data.inputs(data.train_x)
+    assert torch.allclose(train_in.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(train_in.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-5)
+
+
+def test_per_batch_standardization_equals_standardizing_the_whole_split_up_front():
+    """Batches standardized one at a time give bit for bit what standardizing everything at once gives, so
+    keeping uint8 pixels changes memory, not results; the statistics are exact (float64) before rounding."""
+    from runner.data import channel_stats, standardized_uint8
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(1000, 3, 5, 5), dtype=np.uint8)
+    mean, std = channel_stats(images, chunk=64)  # chunks that do not divide the count
+    as_float = images.astype(np.float64) / 255
+    assert np.allclose(mean.flatten().numpy(), as_float.mean(axis=(0, 2, 3)), rtol=0, atol=1e-7)
+    assert np.allclose(std.flatten().numpy(), as_float.std(axis=(0, 2, 3), ddof=1), rtol=0, atol=1e-7)
+    data = standardized_uint8(images, images[:10], 10, np.zeros(1000, np.int64), np.zeros(10, np.int64))
+    whole = torch.as_tensor(images).to(torch.float32).div_(255.0).sub_(mean).div_(std)
+    batches = torch.cat([data.inputs(data.train_x[i:i + 32]) for i in range(0, 1000, 32)])
+    assert torch.equal(batches, whole)
+    assert torch.equal(data.train_x, torch.as_tensor(images))  # the stored pixels are untouched
 
 
 def test_cifar10_checks_torchvision_md5_unless_verify_is_off(tmp_path):

@@ -44,7 +44,7 @@ from torch import nn  # noqa: E402
 from runner import checkpoint as ckpt  # noqa: E402
 from runner import models  # noqa: E402
 from runner import train as train_mod  # noqa: E402
-from runner.data import DataSplit, load_dataset  # noqa: E402
+from runner.data import DataSplit, channel_stats, load_dataset  # noqa: E402
 from runner.records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog, read_csv_columns  # noqa: E402
 from runner.schedules import build_schedule  # noqa: E402
 from runner.tasks import build_optimizer, stop_on_signals  # noqa: E402
@@ -71,11 +71,14 @@ def digits() -> DataSplit:
 
 
 def fashion_shaped(n_train: int = 20_000, n_val: int = 2_000) -> DataSplit:
-    """Random standardized images of Fashion-MNIST's shape (1x28x28, 10 classes): the compute of a real run
-    without the dataset files (the numbers that are learned do not change the cost of a step)."""
+    """Random uint8 images of Fashion-MNIST's shape (1x28x28, 10 classes), stored and standardized per batch as
+    the runner stores Fashion-MNIST: the compute of a real run without the dataset files (the numbers that are
+    learned do not change the cost of a step)."""
     g = torch.Generator().manual_seed(1)
-    return DataSplit(torch.randn(n_train, 1, 28, 28, generator=g), torch.randint(0, 10, (n_train,), generator=g),
-                     torch.randn(n_val, 1, 28, 28, generator=g), torch.randint(0, 10, (n_val,), generator=g), 10)
+    train_x = torch.randint(0, 256, (n_train, 1, 28, 28), generator=g, dtype=torch.uint8)
+    val_x = torch.randint(0, 256, (n_val, 1, 28, 28), generator=g, dtype=torch.uint8)
+    return DataSplit(train_x, torch.randint(0, 10, (n_train,), generator=g), val_x,
+                     torch.randint(0, 10, (n_val,), generator=g), 10, *channel_stats(train_x.numpy()))
 
 
 CASES = {
@@ -143,11 +146,12 @@ def run_runner(s: Setup, folder: Path, checkpoints: bool = True) -> tuple[float,
 
 # ---- way 2: the bare loop ------------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+             inputs: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
     model.eval()
     loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        logits = model(x[start:start + batch_size])
+        logits = model(inputs(x[start:start + batch_size]))
         loss += nn.functional.cross_entropy(logits, y[start:start + batch_size], reduction="sum").item()
         correct += int((logits.argmax(dim=1) == y[start:start + batch_size]).sum())
     model.train()
@@ -157,6 +161,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 def run_bare(s: Setup, folder: Path) -> tuple[float, list[float]]:  # noqa: ARG001
     model, optimizer = s.fresh()
     x, y, bs, per_epoch = s.data.train_x, s.data.train_y, s.case.batch_size, s.per_epoch
+    inputs = s.data.inputs  # identity for digits; uint8 -> standardized float32 for the Fashion-shaped case
     gc.collect()
     tic = time.perf_counter()
     order = torch.Generator().manual_seed(SEED)
@@ -170,13 +175,14 @@ def run_bare(s: Setup, folder: Path) -> tuple[float, list[float]]:  # noqa: ARG0
         for group in optimizer.param_groups:
             group["lr"] = lr
         idx = perm[(step % per_epoch) * bs:(step % per_epoch + 1) * bs]
-        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        loss = nn.functional.cross_entropy(model(inputs(x[idx])), y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
         if step + 1 in s.eval_at:
-            evals.append((step + 1, *evaluate(model, s.data.val_x, s.data.val_y, TRAINER.eval_batch_size)))
+            evals.append((step + 1, *evaluate(model, s.data.val_x, s.data.val_y, TRAINER.eval_batch_size,
+                                                  inputs)))
     return time.perf_counter() - tic, losses
 
 
@@ -199,13 +205,13 @@ def run_lightning(s: Setup, folder: Path) -> tuple[float, list[float]]:  # noqa:
         """dataset[index tensor] -> a whole batch: no per-image collate, as the runner indexes its tensors."""
 
         def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-            self.x, self.y = x, y
+            self.x, self.y, self.inputs = x, y, s.data.inputs
 
         def __len__(self) -> int:
             return len(self.x)
 
         def __getitem__(self, idx):
-            return self.x[idx], self.y[idx]
+            return self.inputs(self.x[idx]), self.y[idx]
 
     class BatchOrder(Sampler):
         """The runner's order: a randperm per epoch from a generator seeded with the run's seed."""
