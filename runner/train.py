@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -21,6 +22,11 @@ from tqdm import tqdm
 from runner.data import DataSplit
 from runner.records import CsvLog
 from runner.schedules import Schedule
+
+# tqdm's default write lock includes a multiprocessing RLock: a named semaphore that starts multiprocessing's
+# resource-tracker process in every run and is reported as leaked when a sweep's idle workers are stopped
+# (runner/callbacks.py, ReleaseWorkers). A bar here never crosses processes, so a thread lock is all it needs.
+tqdm.set_lock(threading.RLock())
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -117,14 +118,31 @@ def test_parallel_launchers_give_the_basic_launchers_numbers(cli, tmp_path, laun
     assert [[r[f] for f in FIGURES] for r in basic] == [[r[f] for f in FIGURES] for r in other]
 
 
-def test_joblib_workers_split_the_cores_instead_of_oversubscribing(cli, tmp_path):
+def loky_workers() -> set[int]:
+    """Process ids of the joblib launcher's worker processes now alive on this machine."""
+    pids = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"loky" in cmdline.read_bytes():
+                pids.add(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            pass
+    return pids
+
+
+def test_joblib_workers_split_the_cores_and_stop_when_the_sweep_ends(cli, tmp_path):
     from runner.threads import available_cores
 
+    before = loky_workers()
     proc = cli("-m", "seed=0,1", "trainer.max_steps=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                f"hydra.sweep.dir={tmp_path / 's'}")
     assert proc.returncode == 0, proc.stderr
     threads = {int(r["threads"]) for r in read_csv(tmp_path / "s" / "runs.csv")}
     assert threads == {max(1, available_cores() // 2)}
+    # The idle workers are stopped when the sweep ends (runner.callbacks.ReleaseWorkers), none outlives the
+    # command, and stopping them leaks nothing that multiprocessing would warn about.
+    assert not (loky_workers() - before)
+    assert "leaked" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
 
 
 def test_compare_schedules_preset_runs_and_reports_three_schedules(cli, tmp_path):
