@@ -26,21 +26,21 @@ NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint
 
 
 def rng_state() -> dict[str, Any]:
+    # The 625- and 624-word Mersenne Twister states go in as one tensor each: as Python ints, every word is a
+    # pickled object of its own, and they made up most of the time of saving a small model's checkpoint.
+    version, words, gauss = random.getstate()
     np_state = np.random.get_state()
-    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+    return {"python": [version, torch.tensor(words, dtype=torch.int64), gauss], "torch": torch.get_rng_state(),
             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(_as_tuple(state["python"]))
+    version, words, gauss = state["python"]
+    # Checkpoints written before the states were tensors hold the words as a list (they still resume).
+    random.setstate((version, tuple(words.tolist() if isinstance(words, torch.Tensor) else words), gauss))
     torch.set_rng_state(state["torch"])
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-
-
-def _as_tuple(value: Any) -> Any:
-    # random.setstate wants tuples all the way down; a round trip may hand back lists.
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def save(path: Path, state: dict[str, Any], durable: bool = False) -> None:

@@ -35,12 +35,14 @@ class CsvLog:
         self.path = Path(path)
         self.columns = tuple(columns)
         self.flush_every = flush_every
-        self._buffer = io.StringIO()  # rows wait here, formatted, until the next flush
-        self._writer = csv.writer(self._buffer, lineterminator="\n")
-        self._pending = 0
+        # Rows wait here as tuples and are formatted at the next flush, all together: appending is then a list
+        # append inside the training step, and the CSV formatting runs as one batch between steps.
+        self._rows: list[tuple] = []
         self.rows_written = 0
         if keep_rows is None:
-            _write_atomic(self.path, _line(self.columns))
+            # Atomic, so a kill never leaves half a header; not fsynced, as the rows that follow never are.
+            with atomic_file(self.path) as f:
+                f.write(_line(self.columns))
         else:
             self._cut_back(keep_rows)
         self._file = open(self.path, "a", newline="", encoding="utf-8")
@@ -55,19 +57,18 @@ class CsvLog:
         self.rows_written = keep_rows
 
     def append(self, *values: Any) -> None:
-        self._writer.writerow([_cell(v) for v in values])
-        self._pending += 1
-        if self._pending >= self.flush_every:
+        self._rows.append(values)
+        if len(self._rows) >= self.flush_every:
             self.flush()
 
     def flush(self) -> None:
         """Whole lines in one write: a kill leaves at most one partial last line, which a resume cuts off."""
-        if self._pending:
-            self._file.write(self._buffer.getvalue())
-            self.rows_written += self._pending
-            self._buffer.seek(0)
-            self._buffer.truncate()
-            self._pending = 0
+        if self._rows:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows([_cell(v) for v in row] for row in self._rows)
+            self._file.write(buffer.getvalue())
+            self.rows_written += len(self._rows)
+            self._rows.clear()
         self._file.flush()
 
     def close(self) -> None:

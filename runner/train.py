@@ -177,12 +177,12 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         result.train_s += time.perf_counter() - tic
         # 3) one metrics row
         metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
-        result.images += len(idx)
+        result.images += idx.shape[0]  # not len(idx): Tensor.__len__ is a Python call, 2 us a step
         step += 1
         bar.update(1)
-        reasons = [when for when, due in (("epoch_end", step % per_epoch == 0), ("cycle_end", step in cycle_ends),
-                                          ("final", step == steps)) if due]
-        if reasons:
+        if step % per_epoch == 0 or step in cycle_ends or step == steps:
+            reasons = [when for when, due in (("epoch_end", step % per_epoch == 0), ("cycle_end", step in cycle_ends),
+                                              ("final", step == steps)) if due]
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size, data.inputs)
             # One row per reason: a user filtering on when == "cycle_end" finds every cycle end.
             for when in reasons:

@@ -207,3 +207,28 @@ def test_a_changed_config_on_resume_is_refused_naming_the_keys(cli, tmp_path):
     assert "seed: 0 -> 5" in proc.stderr and "schedule.max_lr: 0.1 -> 0.2" in proc.stderr
     assert (run_dir / "metrics.csv").read_bytes() == before
     assert cli(*base).returncode == 0  # the original command still resumes
+
+
+def test_every_random_stream_comes_back_from_a_saved_checkpoint(tmp_path):
+    """Python's, numpy's and torch's generators continue exactly where they were, through a real file; so do the
+    states of checkpoints written while Python's state was still a list of ints."""
+    import numpy as np
+
+    from runner import checkpoint
+
+    def draws() -> tuple:
+        return random.random(), random.gauss(0, 1), float(np.random.rand()), float(torch.rand(1))
+
+    random.seed(5), np.random.seed(7), torch.manual_seed(3), random.gauss(0, 1)  # a cached gauss value too
+    checkpoint.save(tmp_path / "c.pt", {"rng": checkpoint.rng_state()})
+    expected = draws()
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    checkpoint.set_rng_state(checkpoint.load(tmp_path / "c.pt")["rng"])
+    assert draws() == expected
+
+    state = checkpoint.rng_state()
+    version, words, gauss = state["python"]
+    state["python"] = [version, words.tolist(), gauss]  # the earlier layout
+    expected = draws()
+    checkpoint.set_rng_state(state)
+    assert draws() == expected
