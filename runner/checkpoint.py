@@ -27,7 +27,7 @@ NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint
 
 def rng_state() -> dict[str, Any]:
     # The 625- and 624-word Mersenne Twister states go in as one tensor each: as Python ints, every word is a
-    # pickled object of its own, and they made up most of the time of saving a small model's checkpoint.
+    # pickled object of its own, more objects than the rest of a small model's checkpoint put together.
     version, words, gauss = random.getstate()
     np_state = np.random.get_state()
     return {"python": [version, torch.tensor(words, dtype=torch.int64), gauss], "torch": torch.get_rng_state(),
