@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from runner.errors import ConfigError
 from runner.schedules import Schedule, build_schedule
-from runner.typed import from_mapping, require_in
+from runner.typed import from_mapping, require_choice, require_in
 
 TASKS = ("train", "preview", "range_test")
 
@@ -31,18 +31,13 @@ class SmallCNNConfig:
         require_in(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
-def _check_choice(key: str, value: str, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key}={value!r}: allowed: {', '.join(allowed)}")
-
-
 @dataclass
 class LeNet5Config:
     name: str = "lenet5"
     activation: str = "relu"
 
     def check(self, key: str) -> None:
-        _check_choice(f"{key}.activation", self.activation, ("relu", "tanh"))
+        require_choice(f"{key}.activation", self.activation, ("relu", "tanh"))
 
 
 @dataclass
@@ -51,7 +46,7 @@ class CifarQuickConfig:
     init: str = "torch"
 
     def check(self, key: str) -> None:
-        _check_choice(f"{key}.init", self.init, ("torch", "caffe"))
+        require_choice(f"{key}.init", self.init, ("torch", "caffe"))
 
 
 @dataclass
@@ -63,7 +58,7 @@ class MLPConfig:
     def check(self, key: str) -> None:
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"{key}.hidden={self.hidden!r}: must be a list of integers >= 1 ([] for a linear model)")
-        _check_choice(f"{key}.activation", self.activation, ("sigmoid", "tanh", "relu"))
+        require_choice(f"{key}.activation", self.activation, ("sigmoid", "tanh", "relu"))
 
 
 MODELS: dict[str, type] = {"small_cnn": SmallCNNConfig, "lenet5": LeNet5Config, "cifar_quick": CifarQuickConfig,
@@ -254,7 +249,7 @@ class RangeTestConfig:
             raise ConfigError(f"{key}.max_lr={self.max_lr!r}: must be finite and above {key}.min_lr={self.min_lr!r}")
         if self.steps < 10:
             raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 10")
-        _check_choice(f"{key}.mode", self.mode, ("linear", "exponential"))
+        require_choice(f"{key}.mode", self.mode, ("linear", "exponential"))
         require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
         require_in(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
         require_in(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)

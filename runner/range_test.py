@@ -131,24 +131,18 @@ def unchanged(before: tuple[dict, dict], model: nn.Module, optimizer: torch.opti
 
 def run(cfg: Any, out_dir: Path) -> str:
     """task=range_test: build what a training run would build, test, write the three files."""
-    from runner import data as data_mod
-    from runner import models
     from runner.analysis import ema
-    from runner.bounds import suggest_bounds
+    from runner.bounds import RESULT_FILE, suggest_bounds
     from runner.range_test_plot import plot_range_test
     from runner.records import write_json_atomic, write_rows
-    from runner.tasks import build_optimizer, seed_everything, set_threads
+    from runner.tasks import build_training
 
     out_dir = Path(out_dir)
-    if (out_dir / "range_test.json").exists():
+    if (out_dir / RESULT_FILE).exists():
         raise ConfigError(f"hydra.run.dir={str(out_dir)!r}: already holds a range test; choose a new folder")
     wall0 = time.perf_counter()
     rt = cfg.range_test
-    threads = set_threads(cfg.trainer.threads)
-    data = data_mod.load_dataset(cfg.dataset)
-    seed_everything(cfg.seed)  # the same initial weights as `python -m runner` with the same overrides
-    model = models.build_model(cfg.model, data.input_shape, data.num_classes)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    threads, data, model, optimizer = build_training(cfg)  # the weights `python -m runner` would start from
     before = snapshot(model, optimizer)
     log.info("range test on %s/%s: LR %g -> %g over %d steps (%s), batch %d, %d train images",
              cfg.model.name, cfg.dataset.name, rt.min_lr, rt.max_lr, rt.steps, rt.mode, cfg.trainer.batch_size,
@@ -176,7 +170,7 @@ def run(cfg: Any, out_dir: Path) -> str:
                "batch_size": cfg.trainer.batch_size, "train_images": len(data.train_x), "seed": cfg.seed,
                "threads": threads, "model_unchanged": unchanged(before, model, optimizer),
                "wall_s": time.perf_counter() - wall0}
-    write_json_atomic(out_dir / "range_test.json", summary)
+    write_json_atomic(out_dir / RESULT_FILE, summary)
     plot_range_test(out_dir / "range_test.png", result.lrs, result.losses, smoothed, result.accuracy,
                     bounds["suggested_base_lr"], bounds["suggested_max_lr"], log_x=rt.mode == "exponential",
                     title=f"LR range test: {cfg.model.name} on {cfg.dataset.name}, {cfg.optimizer.name}, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -41,8 +42,7 @@ class CsvLog:
         self.rows_written = 0
         if keep_rows is None:
             # Atomic, so a kill never leaves half a header; not fsynced, as the rows that follow never are.
-            with atomic_file(self.path) as f:
-                f.write(_line(self.columns))
+            write_rows(self.path, self.columns, ())
         else:
             self._cut_back(keep_rows)
         self._file = open(self.path, "a", newline="", encoding="utf-8")
@@ -51,7 +51,7 @@ class CsvLog:
         with open(self.path, encoding="utf-8", newline="") as f:
             lines = f.read().split("\n")
         header, body = lines[0], [ln for ln in lines[1:keep_rows + 1]]
-        if header != _line(self.columns).rstrip("\n") or len(body) < keep_rows or any(not ln for ln in body):
+        if header != _csv_text([self.columns]).rstrip("\n") or len(body) < keep_rows or any(not ln for ln in body):
             raise ValueError(f"{self.path}: holds fewer rows than its checkpoint recorded ({keep_rows})")
         _write_atomic(self.path, "\n".join([header, *body]) + "\n")
         self.rows_written = keep_rows
@@ -64,9 +64,7 @@ class CsvLog:
     def flush(self) -> None:
         """Whole lines in one write: a kill leaves at most one partial last line, which a resume cuts off."""
         if self._rows:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows([_cell(v) for v in row] for row in self._rows)
-            self._file.write(buffer.getvalue())
+            self._file.write(_csv_text(self._rows))
             self.rows_written += len(self._rows)
             self._rows.clear()
         self._file.flush()
@@ -83,9 +81,10 @@ class CsvLog:
         self.close()
 
 
-def _line(cells: Iterable[Any]) -> str:
+def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """CSV lines for `rows`, each cell as _cell writes it."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(list(cells))
+    csv.writer(buffer, lineterminator="\n").writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -168,6 +167,4 @@ def accuracy_points(run_dir: Path) -> dict[float, float]:
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A whole small CSV at once (preview and report tables), written atomically."""
     with atomic_file(Path(path)) as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_cell(v) for v in row] for row in rows)
+        f.write(_csv_text(itertools.chain([columns], rows)))

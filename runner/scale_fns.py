@@ -31,6 +31,7 @@ from importlib import metadata
 from typing import Callable, Sequence
 
 from runner.errors import ConfigError
+from runner.typed import require_choice
 
 ENTRY_POINT_GROUP = "clr_lab.scale_fns"
 MODES = ("cycle", "iterations")  # what x counts: cycles (1-based) or optimizer steps (0-based)
@@ -99,8 +100,7 @@ def get_scale_fn(name: str, key: str = "schedule.scale_fn") -> ScaleFn:
 
 def check_mode(name: str, scale_mode: str, key: str) -> None:
     """Refuse a scale_mode the function was not registered for (the triangular2-by-iterations trap)."""
-    if scale_mode not in MODES:
-        raise ConfigError(f"{key}.scale_mode={scale_mode!r}: must be one of {', '.join(MODES)}")
+    require_choice(f"{key}.scale_mode", scale_mode, MODES)
     fn = get_scale_fn(name, f"{key}.scale_fn")
     modes = getattr(fn, "scale_modes", MODES)
     if scale_mode not in modes:

@@ -53,6 +53,39 @@ def build_optimizer(cfg, params):
     raise ConfigError(f"optimizer.name={cfg.name!r}: unknown optimizer")
 
 
+def build_training(cfg: RunConfig):
+    """What every task that trains builds from its config: the thread count, the data, then the model and the
+    optimizer right after seeding, so a run and a range test with the same overrides start from the same weights.
+    Returns (threads, data, model, optimizer)."""
+    from runner import data as data_mod
+    from runner import models
+
+    threads = set_threads(cfg.trainer.threads)
+    data = data_mod.load_dataset(cfg.dataset)
+    seed_everything(cfg.seed)
+    model = models.build_model(cfg.model, data.input_shape, data.num_classes)
+    return threads, data, model, build_optimizer(cfg.optimizer, model.parameters())
+
+
+def train_with_records(out_dir: Path, model, optimizer, schedule, data, trainer, *, steps: int, seed: int,
+                       save_checkpoint=None, resume: Optional[dict] = None, faults=None):
+    """runner.train.train with the run folder's metrics.csv and eval.csv open (cut back to a resumed checkpoint's
+    rows) and SIGTERM/SIGINT caught; returns (result, the signal that stopped it or None). experiments/throughput
+    times this same function against a bare loop."""
+    from runner import train as train_mod
+
+    keep = (resume["metrics_rows"], resume["eval_rows"]) if resume else (None, None)
+    with stop_on_signals() as caught, \
+            CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, trainer.flush_every, keep[0]) as metrics, \
+            CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, trainer.flush_every, keep[1]) as evals:
+        result = train_mod.train(
+            model, optimizer, schedule, data, steps=steps, batch_size=trainer.batch_size, seed=seed,
+            metrics=metrics, evals=evals, eval_batch_size=trainer.eval_batch_size, progress=trainer.progress,
+            checkpoint_every=trainer.checkpoint_every, save_checkpoint=save_checkpoint, resume=resume,
+            should_stop=lambda: caught["signal"] is not None, faults=faults)
+    return result, caught["signal"]
+
+
 FINAL_STATUSES = ("completed", "diverged")  # a rerun of such a run changes nothing
 
 
@@ -76,7 +109,6 @@ def stop_on_signals() -> Iterator[dict]:
 def run_train(cfg: RunConfig, out_dir: Path) -> str:
     """Train one run into `out_dir`, or continue it from its checkpoint; returns its status."""
     from runner import checkpoint as ckpt
-    from runner import data as data_mod
     from runner import models, train as train_mod
     from runner.records import read_json
 
@@ -89,16 +121,12 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
             log.info("%s: already %s; nothing to do (a finished run is never re-run)", out_dir, previous["status"])
             return previous["status"]
     wall0 = time.perf_counter()
-    threads = set_threads(cfg.trainer.threads)
-    data = data_mod.load_dataset(cfg.dataset)
+    threads, data, model, optimizer = build_training(cfg)
     per_epoch = train_mod.iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = train_mod.total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs,
                                   cfg.trainer.max_steps)
     schedule = cfg.schedule.resolve(per_epoch, steps)
     warn_cycle_end(schedule, steps)
-    seed_everything(cfg.seed)
-    model = models.build_model(cfg.model, data.input_shape, data.num_classes)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
     log.info("%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads%s",
              schedule.name, cfg.dataset.name, len(data.train_x), len(data.val_x), steps, per_epoch,
              models.count_parameters(model), threads, f", resuming at step {state['step']}" if state else "")
@@ -114,23 +142,16 @@ def run_train(cfg: RunConfig, out_dir: Path) -> str:
         ckpt.save(out_dir / ckpt.FILENAME, {**loop_state, "config": config}, durable=final)
 
     result, error = None, None
-    keep = (state["metrics_rows"], state["eval_rows"]) if state else (None, None)
     try:
-        with stop_on_signals() as caught, \
-                CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, cfg.trainer.flush_every, keep[0]) as metrics, \
-                CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, cfg.trainer.flush_every, keep[1]) as evals:
-            result = train_mod.train(
-                model, optimizer, schedule, data, steps=steps, batch_size=cfg.trainer.batch_size, seed=cfg.seed,
-                metrics=metrics, evals=evals, eval_batch_size=cfg.trainer.eval_batch_size,
-                progress=cfg.trainer.progress, checkpoint_every=cfg.trainer.checkpoint_every,
-                save_checkpoint=save_checkpoint, resume=state, should_stop=lambda: caught["signal"] is not None,
-                faults=cfg.faults)
+        result, stopped_by = train_with_records(out_dir, model, optimizer, schedule, data, cfg.trainer, steps=steps,
+                                                seed=cfg.seed, save_checkpoint=save_checkpoint, resume=state,
+                                                faults=cfg.faults)
         if result.status == "interrupted":
             from runner import outcome
 
-            outcome.set_exit_code(128 + int(caught["signal"]))  # 143 for SIGTERM, 130 for SIGINT
+            outcome.set_exit_code(128 + int(stopped_by))  # 143 for SIGTERM, 130 for SIGINT
             log.warning("interrupted by signal %s at step %d: checkpointed; rerun the same command to resume",
-                        caught["signal"], result.steps)
+                        stopped_by, result.steps)
     except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
         error = f"{type(exc).__name__}: {exc}"
         log.error("training failed: %s\n%s", error, traceback.format_exc())

@@ -63,15 +63,14 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float, momentum: Optional[float
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-             inputs: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole split; `inputs` turns stored images into model inputs
-    (DataSplit.inputs) one batch at a time."""
+             inputs: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole split; `inputs` (DataSplit.inputs) turns stored images into
+    model inputs one batch at a time."""
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        batch = x[start:start + batch_size]
-        logits = model(inputs(batch) if inputs is not None else batch)
+        logits = model(inputs(x[start:start + batch_size]))
         target = y[start:start + batch_size]
         total_loss += nn.functional.cross_entropy(logits, target, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == target).sum())
@@ -87,6 +86,18 @@ def iters_per_epoch(n_train: int, batch_size: int) -> int:
 def total_steps(n_train: int, batch_size: int, epochs: int, max_steps: Optional[int]) -> int:
     """trainer.max_steps wins when set; otherwise trainer.epochs whole epochs."""
     return max_steps if max_steps is not None else epochs * iters_per_epoch(n_train, batch_size)
+
+
+def evaluation_points(steps: int, per_epoch: int, cycle_ends: list[int]) -> dict[int, list[str]]:
+    """{step: reasons}: the steps after which the loop evaluates, and why (eval.csv gets one row per reason, so a
+    user filtering on when == "cycle_end" finds every cycle end): every epoch end, every cycle end (the LR back
+    at base_lr) and the final step."""
+    points: dict[int, list[str]] = {}
+    for when, at in (("epoch_end", range(per_epoch, steps + 1, per_epoch)),
+                     ("cycle_end", sorted(e for e in cycle_ends if 0 < e <= steps)), ("final", [steps])):
+        for step in at:
+            points.setdefault(step, []).append(when)
+    return points
 
 
 def _loop_state(step: int, perm: torch.Tensor, order_rng: torch.Generator, result: TrainResult,
@@ -128,7 +139,7 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
     """
     n_train = len(data.train_x)
     per_epoch = iters_per_epoch(n_train, batch_size)
-    cycle_ends = set(schedule.cycle_ends(steps))  # cycles may change length (sgdr with T_mult > 1)
+    eval_at = evaluation_points(steps, per_epoch, schedule.cycle_ends(steps))  # sgdr's cycles grow: ask the policy
     order_rng = torch.Generator().manual_seed(seed)  # data order depends on the run's seed only
     model.train()
     if resume is not None:
@@ -166,25 +177,24 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule
         if fail_at is not None and step == fail_at:
             raise RuntimeError(f"injected failure at step {step} (faults.fail_at_step)")
         loss_value = loss.item() if step != nan_at else math.nan
-        if not math.isfinite(loss_value):
+        diverged = not math.isfinite(loss_value)
+        if not diverged:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            result.train_s += time.perf_counter() - tic
+        # 3) one metrics row (a diverged step's too: its LR and loss say where it blew up)
+        metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
+        if diverged:
             # Keep every row before this step; the run stops and says where and at which LR it diverged.
-            metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
             result.status, result.diverged = "diverged", {"step": step, "lr": lr, "loss": loss_value}
             break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        result.train_s += time.perf_counter() - tic
-        # 3) one metrics row
-        metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
         result.images += idx.shape[0]  # not len(idx): Tensor.__len__ is a Python call, 2 us a step
         step += 1
         bar.update(1)
-        if step % per_epoch == 0 or step in cycle_ends or step == steps:
-            reasons = [when for when, due in (("epoch_end", step % per_epoch == 0), ("cycle_end", step in cycle_ends),
-                                              ("final", step == steps)) if due]
+        reasons = eval_at.get(step)
+        if reasons:
             val_loss, val_acc = evaluate(model, data.val_x, data.val_y, eval_batch_size, data.inputs)
-            # One row per reason: a user filtering on when == "cycle_end" finds every cycle end.
             for when in reasons:
                 evals.append(step, step / per_epoch, schedule.lr_at(step), val_loss, val_acc, when)
             evals.flush()

@@ -7,9 +7,9 @@ process with the repeats interleaved, so the ratios come from the same minutes o
     python experiments/throughput/bench.py --smoke          # the CI smoke: tiny case, 90 steps, 1 repeat (~30 s)
 
 The three ways (README.md in this folder says exactly what each one times):
-  runner     runner.train.train with objects built as runner/tasks.py builds them: CsvLog files (metrics.csv,
-             eval.csv) in a temporary folder, a policy from runner.schedules.build_schedule resolved to steps,
-             checkpoints every trainer.checkpoint_every steps through runner.checkpoint.save, signal polling.
+  runner     runner.tasks.train_with_records, the function `python -m runner` trains through: CsvLog files
+             (metrics.csv, eval.csv) in a temporary folder, a policy from runner.schedules.build_schedule resolved
+             to steps, checkpoints every trainer.checkpoint_every steps through runner.checkpoint.save, signals.
   bare       a minimal loop: LR from the same policy set per step, cross-entropy, SGD step, loss.item() into a list.
   lightning  a LightningModule whose configure_optimizers returns the same optimizer and runner.lr_scheduler.PolicyLR
              with interval "step"; logger, checkpointing, progress bar and model summary off; data from a
@@ -31,7 +31,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,9 +44,9 @@ from runner import checkpoint as ckpt  # noqa: E402
 from runner import models  # noqa: E402
 from runner import train as train_mod  # noqa: E402
 from runner.data import DataSplit, channel_stats, load_dataset  # noqa: E402
-from runner.records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog, read_csv_columns  # noqa: E402
+from runner.records import read_csv_columns  # noqa: E402
 from runner.schedules import build_schedule  # noqa: E402
-from runner.tasks import build_optimizer, stop_on_signals  # noqa: E402
+from runner.tasks import build_optimizer, train_with_records  # noqa: E402
 
 CONF = ROOT / "conf"
 TRAINER = OmegaConf.load(CONF / "trainer" / "default.yaml")  # flush_every, checkpoint_every, eval_batch_size
@@ -98,7 +97,7 @@ class Setup:
     steps: int
     per_epoch: int
     policy: object  # a resolved runner.schedules policy
-    eval_at: set
+    eval_at: dict  # {step: reasons}, runner.train.evaluation_points
 
     def fresh(self) -> tuple[nn.Module, torch.optim.Optimizer]:
         torch.manual_seed(SEED)  # the same initial weights for every way and repeat
@@ -113,7 +112,7 @@ def make_setup(case: Case) -> Setup:
     steps = case.epochs * per_epoch
     policy = build_schedule({"name": "triangular", "base_lr": 0.01, "max_lr": 0.1, "step_size": None,
                              "step_size_epochs": case.half_cycle_epochs}).resolve(per_epoch, steps)
-    eval_at = set(range(per_epoch, steps + 1, per_epoch)) | set(policy.cycle_ends(steps)) | {steps}
+    eval_at = train_mod.evaluation_points(steps, per_epoch, policy.cycle_ends(steps))
     # Lightning validates at epoch ends only: the comparison holds while the runner's points are epoch ends too.
     assert all(s % per_epoch == 0 for s in eval_at), "choose half_cycle_epochs so cycle ends are epoch ends"
     return Setup(case, data, steps, per_epoch, policy, eval_at)
@@ -123,22 +122,16 @@ def make_setup(case: Case) -> Setup:
 def run_runner(s: Setup, folder: Path, checkpoints: bool = True) -> tuple[float, list[float]]:
     model, optimizer = s.fresh()
     folder.mkdir(parents=True)
-    faults = SimpleNamespace(fail_at_step=None, nan_at_step=None, kill_at_step=None)  # cfg.faults, all null
+    # conf/trainer/default.yaml with this case's batch size and the progress bar off
+    trainer = OmegaConf.merge(TRAINER, {"batch_size": s.case.batch_size, "progress": False})
 
     def save_checkpoint(loop_state: dict) -> None:  # as run_train's, with an empty config
         ckpt.save(folder / ckpt.FILENAME, {**loop_state, "config": {}})
 
     gc.collect()
     tic = time.perf_counter()
-    with stop_on_signals() as caught, \
-            CsvLog(folder / "metrics.csv", METRICS_COLUMNS, TRAINER.flush_every) as metrics, \
-            CsvLog(folder / "eval.csv", EVAL_COLUMNS, TRAINER.flush_every) as evals:
-        result = train_mod.train(
-            model, optimizer, s.policy, s.data, steps=s.steps, batch_size=s.case.batch_size, seed=SEED,
-            metrics=metrics, evals=evals, eval_batch_size=TRAINER.eval_batch_size, progress=False,
-            checkpoint_every=TRAINER.checkpoint_every if checkpoints else None,
-            save_checkpoint=save_checkpoint if checkpoints else None,
-            should_stop=lambda: caught["signal"] is not None, faults=faults)
+    result, _ = train_with_records(folder, model, optimizer, s.policy, s.data, trainer, steps=s.steps, seed=SEED,
+                                   save_checkpoint=save_checkpoint if checkpoints else None)
     elapsed = time.perf_counter() - tic
     assert result.status == "completed" and result.steps == s.steps, result
     return elapsed, [float(v) for v in read_csv_columns(folder / "metrics.csv")["loss"]]
