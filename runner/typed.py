@@ -9,7 +9,8 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Mapping, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union
 
 from runner.errors import ConfigError
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from conftest import CONF, ROOT, compose
 from runner.config import validate
-from runner.train import iters_per_epoch, total_steps
+from runner.training.loop import iters_per_epoch, total_steps
+from support import CONF, ROOT, compose
 
 STUDIES = {"clr_vs_constant": ["constant", "triangular", "triangular2"],
            "plateau_escape": ["constant", "triangular", "triangular2"],

@@ -7,11 +7,11 @@ process with the repeats interleaved, so the ratios come from the same minutes o
     python experiments/throughput/bench.py --smoke          # the CI smoke: tiny case, 90 steps, 1 repeat (~30 s)
 
 The three ways (README.md in this folder says exactly what each one times):
-  runner     runner.tasks.train_with_records, the function `python -m runner` trains through: CsvLog files
+  runner     runner.training.run.train_with_records, the function `python -m runner` trains through: CsvLog files
              (metrics.csv, eval.csv) in a temporary folder, a policy from runner.schedules.build_schedule resolved
-             to steps, checkpoints every trainer.checkpoint_every steps through runner.checkpoint.save, signals.
+             to steps, checkpoints every trainer.checkpoint_every steps through runner.training.checkpoint.save, signals.
   bare       a minimal loop: LR from the same policy set per step, cross-entropy, SGD step, loss.item() into a list.
-  lightning  a LightningModule whose configure_optimizers returns the same optimizer and runner.lr_scheduler.PolicyLR
+  lightning  a LightningModule whose configure_optimizers returns the same optimizer and runner.schedules.PolicyLR
              with interval "step"; logger, checkpointing, progress bar and model summary off; data from a
              DataLoader over the same tensors in the same order (one index tensor per batch).
 All three evaluate on the whole validation split at the points where the runner does (every epoch end, every
@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the checkout's runner, installed or not
@@ -40,13 +40,15 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from torch import nn  # noqa: E402
 
-from runner import checkpoint as ckpt  # noqa: E402
 from runner import models  # noqa: E402
-from runner import train as train_mod  # noqa: E402
-from runner.data import DataSplit, channel_stats, load_dataset  # noqa: E402
-from runner.records import read_csv_columns  # noqa: E402
+from runner.data import load_dataset
+from runner.data.split import DataSplit, channel_stats  # noqa: E402
+from runner.files import read_csv_columns  # noqa: E402
+from runner.optimizers import build_optimizer
 from runner.schedules import build_schedule  # noqa: E402
-from runner.tasks import build_optimizer, train_with_records  # noqa: E402
+from runner.training import checkpoint as ckpt  # noqa: E402
+from runner.training import loop as train_mod  # noqa: E402
+from runner.training.run import train_with_records  # noqa: E402
 
 CONF = ROOT / "conf"
 TRAINER = OmegaConf.load(CONF / "trainer" / "default.yaml")  # flush_every, checkpoint_every, eval_batch_size
@@ -192,7 +194,7 @@ def run_lightning(s: Setup, folder: Path) -> tuple[float, list[float]]:  # noqa:
     import lightning as L
     from torch.utils.data import DataLoader, Dataset, Sampler
 
-    from runner.lr_scheduler import PolicyLR
+    from runner.schedules import PolicyLR
 
     class Indexed(Dataset):
         """dataset[index tensor] -> a whole batch: no per-image collate, as the runner indexes its tensors."""
@@ -334,7 +336,7 @@ def bench_case(case: Case, ways: list[str], repeats: int, warmup: bool, tmp: Pat
     print(flush=True)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
     parser.add_argument("--repeats", type=int, default=5)

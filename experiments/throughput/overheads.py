@@ -1,4 +1,4 @@
-"""What runner.train.train does per step beyond the bare loop, each piece timed on its own (microseconds per step).
+"""What runner.training.loop.train does per step beyond the bare loop, each piece timed on its own (microseconds per step).
 
     python experiments/throughput/overheads.py
 
@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-import bench  # noqa: E402
-from runner import checkpoint as ckpt  # noqa: E402
-from runner import train as train_mod  # noqa: E402
-from runner.records import METRICS_COLUMNS, CsvLog  # noqa: E402
+from runner.training import checkpoint as ckpt  # noqa: E402
+from runner.training import loop as train_mod  # noqa: E402
+from runner.training.records import METRICS_COLUMNS, CsvLog  # noqa: E402
 
 
 def per_call_us(fn, number: int) -> float:
@@ -75,10 +75,11 @@ def main() -> None:
         rows.append(("evaluation due? (epoch end, cycle end or final step)", per_call_us(due, 20000)))
         # Checkpoint: as train() + run_train do it every trainer.checkpoint_every steps and at the end.
         result = train_mod.TrainResult(status="completed", steps=0)
-        perm, order = torch.randperm(len(s.data.train_x)), torch.Generator().manual_seed(0)
+        order = train_mod.BatchOrder(len(s.data.train_x), bench.TRAINER.batch_size, 0)
+        hooks = train_mod.Hooks(metrics=metrics, evals=evals)
 
         def checkpoint() -> None:
-            state = train_mod._loop_state(200, perm, order, result, metrics, evals, model, optimizer)
+            state = train_mod.loop_state(200, order, result, hooks, model, optimizer)
             ckpt.save(folder / ckpt.FILENAME, {**state, "config": {}})
 
         per_ckpt = statistics.median(timeit.repeat(checkpoint, number=3, repeat=5)) / 3 * 1e6
@@ -88,7 +89,7 @@ def main() -> None:
                      f"{n_ckpt} calls in {steps} steps", per_ckpt * n_ckpt / steps))
         metrics.close()
         evals.close()
-    print(f"| per-step bookkeeping in runner.train.train ({steps}-step digits run, 1 thread) | us per step |")
+    print(f"| per-step bookkeeping in runner.training.loop.train ({steps}-step digits run, 1 thread) | us per step |")
     print("|---|---|")
     for name, us in rows:
         print(f"| {name} | {us:.2f} |")

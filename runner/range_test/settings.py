@@ -1,0 +1,36 @@
+"""The range_test.* keys: Smith's LR range test (runner/range_test/), its LR ramp, when it stops, how it measures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from runner.errors import ConfigError
+from runner.typed import require_choice, require_in
+
+
+@dataclass
+class RangeTestConfig:
+    min_lr: float = 1e-4
+    max_lr: float = 10.0
+    steps: int = 400
+    mode: str = "exponential"
+    smoothing: float = 0.9
+    diverge_factor: float = 4.0
+    improve_fraction: float = 0.1
+    eval_every: int = 25
+    eval_size: int = 1000
+
+    def check(self, key: str) -> None:
+        require_in(f"{key}.min_lr", self.min_lr, 0.0, math.inf, low_open=True, high_open=True)
+        if not (math.isfinite(self.max_lr) and self.max_lr > self.min_lr):
+            raise ConfigError(f"{key}.max_lr={self.max_lr!r}: must be finite and above {key}.min_lr={self.min_lr!r}")
+        if self.steps < 10:
+            raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 10")
+        require_choice(f"{key}.mode", self.mode, ("linear", "exponential"))
+        require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
+        require_in(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
+        require_in(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        for name in ("eval_every", "eval_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")

@@ -1,0 +1,42 @@
+"""The reader behind `schedule.bounds_from=PATH`: base_lr and max_lr from an LR range test's range_test.json.
+
+The range test (runner/range_test/) writes the file; a cyclical policy reads its suggestions here, before any work
+starts, so a missing or malformed file is one line naming schedule.bounds_from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from runner.errors import ConfigError
+
+RESULT_FILE = "range_test.json"
+
+
+def result_path(path: str) -> Path:
+    """A range_test.json, or the folder holding one; relative paths start at the folder the command runs from
+    (Hydra 1.3 does not change the working directory)."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path.cwd() / p
+    return p / RESULT_FILE if p.is_dir() else p
+
+
+def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, float]:
+    """(base_lr, max_lr) from a range test's result; ConfigError naming `key` if missing or malformed."""
+    file = result_path(path)
+    if not file.is_file():
+        raise ConfigError(f"{key}={path!r}: no range-test result at {file}; write one with "
+                          f"`python -m runner task=range_test` and pass its folder")
+    try:
+        data = json.loads(file.read_text())
+        base, top = float(data["suggested_base_lr"]), float(data["suggested_max_lr"])
+    except (ValueError, KeyError, TypeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+        raise ConfigError(f"{key}={path!r}: {file} is not a range-test result ({detail})") from None
+    if not (math.isfinite(base) and math.isfinite(top) and 0 < base < top):
+        raise ConfigError(f"{key}={path!r}: {file} holds unusable bounds (suggested_base_lr={base!r}, "
+                          f"suggested_max_lr={top!r}); need 0 < base < max")
+    return base, top

@@ -1,0 +1,104 @@
+"""Read a sweep folder back: which jobs were planned, which run folders exist, what each one recorded.
+
+Everything comes from files (multirun.yaml, each job's .hydra/ and summary.json), because with parallel launchers
+the jobs run in other processes and a job that was killed leaves no return value: a report built from files is the
+same whether the callback writes it at the end of a sweep or a user runs `python -m runner.report DIR` later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner import summary as summary_file
+from runner.hydra_compat import expand_sweep
+from runner.status import Status
+from runner.summary import RunSummary
+
+SEED_KEY = "seed"
+
+
+@dataclass
+class RunRecord:
+    """One planned or found job of a sweep."""
+
+    job: int | None
+    overrides: list[str]
+    folder: Path | None
+    summary: RunSummary | None = None
+    problem: str | None = None  # why this run has no usable result: missing folder, no summary.json, ...
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.summary is None:
+            return Status.MISSING.value
+        return str(self.summary.status)
+
+    @property
+    def group(self) -> str:
+        """The configuration apart from the seed: runs that differ only by seed are one group."""
+        rest = [o for o in self.overrides if o.split("=", 1)[0].lstrip("+~") != SEED_KEY]
+        return " ".join(rest) or "(defaults)"
+
+    @property
+    def seed(self) -> int | None:
+        if self.summary and self.summary.seed is not None:
+            return self.summary.seed
+        for o in self.overrides:
+            key, _, value = o.partition("=")
+            if key == SEED_KEY and value.isdigit():
+                return int(value)
+        return None
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def planned_jobs(sweep_dir: Path) -> list[list[str]]:
+    """The override list of every job the sweep meant to run, from multirun.yaml (empty if it is gone)."""
+    multirun = _load_yaml(sweep_dir / "multirun.yaml")
+    if not isinstance(multirun, dict):
+        return []
+    hydra_cfg = multirun.get("hydra") or {}
+    task = list((hydra_cfg.get("overrides") or {}).get("task") or [])
+    params = (hydra_cfg.get("sweeper") or {}).get("params") or {}
+    return expand_sweep([f"{k}={v}" for k, v in params.items()] + task)
+
+
+def found_runs(sweep_dir: Path) -> list[RunRecord]:
+    """Every job folder (a folder with .hydra/) under the sweep folder."""
+    runs = []
+    for hydra_dir in sorted(sweep_dir.glob("*/.hydra")):
+        folder = hydra_dir.parent
+        hydra_cfg = (_load_yaml(hydra_dir / "hydra.yaml") or {}).get("hydra", {})
+        overrides = _load_yaml(hydra_dir / "overrides.yaml") or []
+        job = (hydra_cfg.get("job") or {}).get("num")
+        summary = summary_file.read(folder)
+        problem = None if summary else "summary.json missing or unreadable (killed or still running?)"
+        runs.append(RunRecord(job=job, overrides=[str(o) for o in overrides], folder=folder, summary=summary,
+                              problem=problem))
+    return runs
+
+
+def collect(sweep_dir: Path) -> list[RunRecord]:
+    """Planned jobs matched to found folders (by job number); missing folders become `missing` records."""
+    sweep_dir = Path(sweep_dir)
+    found = found_runs(sweep_dir)
+    by_job = {r.job: r for r in found if r.job is not None}
+    records = []
+    for num, overrides in enumerate(planned_jobs(sweep_dir)):
+        if num in by_job:
+            records.append(by_job.pop(num))
+        else:
+            records.append(RunRecord(job=num, overrides=overrides, folder=None,
+                                     problem="run folder missing (deleted, or the job never started)"))
+    records.extend(r for r in found if r.job is None or r.job in by_job)
+    return sorted(records, key=lambda r: (r.job is None, r.job if r.job is not None else 0))

@@ -1,0 +1,251 @@
+"""task=train: build what the config names, train (or continue from the checkpoint), and leave the run folder.
+
+A training failure is recorded in the run folder (summary.json status failed, with the error) and reported back as a
+status instead of an exception, so a sweep goes on with its other jobs and its report can list the failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from runner import summary as summary_file
+from runner.status import FINAL, OUTCOMES, Status
+from runner.summary import RunSummary
+from runner.training.records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog
+
+log = logging.getLogger("runner")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[dict]:
+    """SIGTERM and SIGINT set a flag that the loop polls, so it can checkpoint and exit cleanly (a cluster's
+    preemption notice, a Ctrl-C). The previous handlers come back afterwards."""
+    caught: dict[str, int | None] = {"signal": None}
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        caught["signal"] = signum
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def train_with_records(
+    out_dir: Path,
+    model: Any,
+    optimizer: Any,
+    schedule: Any,
+    data: Any,
+    trainer: Any,
+    *,
+    steps: int,
+    seed: int,
+    save_checkpoint: Any = None,
+    resume: dict | None = None,
+    on_loss: Any = None,
+) -> tuple[Any, int | None]:
+    """The loop with the run folder's metrics.csv and eval.csv open (cut back to a resumed checkpoint's rows) and
+    SIGTERM/SIGINT caught; returns (result, the signal that stopped it or None). experiments/throughput times this
+    same function against a bare loop."""
+    from runner.training.loop import Hooks, LoopPlan, train
+
+    keep = (resume["metrics_rows"], resume["eval_rows"]) if resume else (None, None)
+    plan = LoopPlan(
+        steps=steps,
+        batch_size=trainer.batch_size,
+        seed=seed,
+        eval_batch_size=trainer.eval_batch_size,
+        checkpoint_every=trainer.checkpoint_every,
+    )
+    with (
+        stop_on_signals() as caught,
+        CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, trainer.flush_every, keep[0]) as metrics,
+        CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, trainer.flush_every, keep[1]) as evals,
+    ):
+        hooks = Hooks(
+            metrics=metrics,
+            evals=evals,
+            save_checkpoint=save_checkpoint,
+            should_stop=lambda: caught["signal"] is not None,
+            on_loss=on_loss,
+            progress=trainer.progress,
+        )
+        result = train(model, optimizer, schedule, data, plan, hooks, resume=resume)
+    return result, caught["signal"]
+
+
+def run_train(cfg: Any, out_dir: Path) -> Status:
+    """Train one run into `out_dir`, or continue it from its checkpoint; returns its status."""
+    from runner.models import count_parameters
+    from runner.training import checkpoint as ckpt
+    from runner.training.build import build_training
+    from runner.training.faults import fault_hook
+    from runner.training.loop import iters_per_epoch, total_steps
+
+    out_dir = Path(out_dir)
+    previous = summary_file.read(out_dir) or RunSummary()
+    state = ckpt.load(out_dir / ckpt.FILENAME)
+    if state is not None:
+        ckpt.refuse_changed_config(out_dir, state["config"], ckpt.config_dict(cfg))
+        if previous.status in FINAL:
+            log.info("%s: already %s; nothing to do (a finished run is never re-run)", out_dir, previous.status)
+            return Status(previous.status)
+    wall0 = time.perf_counter()
+    threads, data, model, optimizer = build_training(cfg)
+    per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
+    steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
+    ignored = cfg.schedule.ignored_keys()
+    if ignored:
+        log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
+    schedule = cfg.schedule.resolve(per_epoch, steps)
+    warn_cycle_end(schedule, steps)
+    log.info(
+        "%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads%s",
+        schedule.name,
+        cfg.dataset.name,
+        len(data.train_x),
+        len(data.val_x),
+        steps,
+        per_epoch,
+        count_parameters(model),
+        threads,
+        f", resuming at step {state['step']}" if state else "",
+    )
+    summary = RunSummary(
+        schedule=schedule.name,
+        seed=cfg.seed,
+        steps=state["step"] if state else 0,
+        iters_per_epoch=per_epoch,
+        step_size=getattr(schedule, "step_size", None),
+        ignored_keys=ignored or None,
+        threads=threads,
+        resumes=previous.resumes + (1 if state else 0),
+    )
+    summary.write(out_dir)
+    config = ckpt.config_dict(cfg)
+
+    def save_checkpoint(loop_state: dict) -> None:
+        final = loop_state["result"]["status"] != Status.COMPLETED or loop_state["step"] >= steps
+        ckpt.save(out_dir / ckpt.FILENAME, {**loop_state, "config": config}, durable=final)
+
+    result, error = None, None
+    try:
+        result, stopped_by = train_with_records(
+            out_dir,
+            model,
+            optimizer,
+            schedule,
+            data,
+            cfg.trainer,
+            steps=steps,
+            seed=cfg.seed,
+            save_checkpoint=save_checkpoint,
+            resume=state,
+            on_loss=fault_hook(cfg.faults),
+        )
+        if result.status == Status.INTERRUPTED:
+            OUTCOMES.note_signal(stopped_by)  # the command exits 143 after SIGTERM, 130 after SIGINT
+            log.warning(
+                "interrupted by signal %s at step %d: checkpointed; rerun the same command to resume",
+                stopped_by,
+                result.steps,
+            )
+    except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("training failed: %s\n%s", error, traceback.format_exc())
+    finish_summary(summary, result, error, wall0)
+    if state:  # time spent before the interruption counts too
+        summary.wall_s += previous.wall_s or 0.0
+    # The records are on disk whatever happens next: a bug in analysis or plotting must not hide them.
+    for step_name, finish in (
+        ("analysis", lambda: summary.update(**analyze_folder(out_dir, cfg.analysis))),
+        ("curves.png", lambda: write_figures(out_dir, schedule, summary, cfg)),
+    ):
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log
+            log.exception("%s failed", step_name)
+            summary.postprocess_errors = [*(summary.postprocess_errors or []), f"{step_name}: {type(exc).__name__}: {exc}"]
+    summary.write(out_dir)
+    log.info(
+        "%s: status %s, final val_acc %s, %s",
+        out_dir,
+        summary.status,
+        summary.final_val_acc,
+        f"{summary.images_per_s:.0f} images/s" if summary.images_per_s else "",
+    )
+    return Status(summary.status)
+
+
+def warn_cycle_end(schedule: Any, steps: int) -> None:
+    """Smith: stop training at the end of a cycle, where the LR is back at its minimum."""
+    ends = schedule.cycle_ends(steps)
+    if ends and steps not in ends:
+        later = schedule.cycle_ends(2 * steps)
+        nearest = min(later, key=lambda e: abs(e - steps))
+        log.warning(
+            "training stops mid-cycle after %d steps; Smith advises ending at a cycle end, e.g. trainer.max_steps=%d",
+            steps,
+            nearest,
+        )
+
+
+def finish_summary(summary: RunSummary, result: Any, error: str | None, wall0: float) -> None:
+    """The loop's result (or the error that stopped it) into the summary."""
+    summary.wall_s = time.perf_counter() - wall0
+    if result is None:
+        summary.status, summary.error = Status.FAILED.value, error
+        return
+    summary.update(
+        status=result.status,
+        steps=result.steps,
+        final_val_acc=result.final_val_acc,
+        final_val_loss=result.final_val_loss,
+        best_val_acc=result.best_val_acc,
+        train_s=result.train_s,
+        images_per_s=result.images / result.train_s if result.train_s > 0 else None,
+        diverged_at=result.diverged,
+    )
+
+
+def analyze_folder(out_dir: Path, analysis_cfg: Any) -> dict:
+    """Plateaus, escape and steps-to-target from the run's own records (what a later reader would compute)."""
+    from runner.analysis.run import analyze_run
+    from runner.files import floats, read_csv_columns
+    from runner.training.records import accuracy_points
+
+    metrics = read_csv_columns(out_dir / "metrics.csv")
+    accuracy_at = accuracy_points(out_dir)
+    plateau = analysis_cfg.plateau
+    return analyze_run(
+        floats(metrics.get("step", [])),
+        floats(metrics.get("lr", [])),
+        floats(metrics.get("loss", [])),
+        list(accuracy_at),
+        list(accuracy_at.values()),
+        beta=analysis_cfg.smoothing,
+        window=plateau.window,
+        rel_drop=plateau.rel_drop,
+        escape_drop=plateau.escape_drop,
+        targets=analysis_cfg.targets,
+    )
+
+
+def write_figures(out_dir: Path, schedule: Any, summary: RunSummary, cfg: Any) -> None:
+    from runner.plots import plot_curves
+
+    ends = schedule.cycle_ends(summary.steps or 0)
+    title = f"{schedule.name}, seed {cfg.seed}: {summary.status}"
+    if summary.final_val_acc is not None:
+        title += f", final val_acc {summary.final_val_acc:.3f}"
+    plot_curves(out_dir, title=title, smoothing=cfg.analysis.smoothing, cycle_ends=ends)

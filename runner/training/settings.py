@@ -1,0 +1,60 @@
+"""The trainer.*, faults.* and preview.* keys: how long and how a run trains, test switches, and the preview task.
+
+Pure dataclasses with range checks (runner/config.py assembles them); no torch, so a bad value is refused at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.errors import ConfigError
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 24
+    max_steps: int | None = None
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    threads: int | None = None
+    progress: bool = True
+    flush_every: int = 500
+    checkpoint_every: int | None = 200
+
+    def check(self, key: str) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"{key}.epochs={self.epochs!r}: must be an integer >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"{key}.max_steps={self.max_steps!r}: must be an integer >= 1 or null")
+        for name in ("batch_size", "eval_batch_size", "flush_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ConfigError(f"{key}.checkpoint_every={self.checkpoint_every!r}: must be an integer >= 1 or null "
+                              "(null: only at the end)")
+
+
+@dataclass
+class FaultsConfig:
+    """Test switches that exercise the failure paths on purpose; all null in real runs."""
+
+    fail_at_step: int | None = None
+    nan_at_step: int | None = None
+    kill_at_step: int | None = None
+
+    def check(self, key: str) -> None:
+        for name in ("fail_at_step", "nan_at_step", "kill_at_step"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{key}.{name}={value!r}: must be an integer >= 0 or null")
+
+
+@dataclass
+class PreviewConfig:
+    steps: int = 8000
+
+    def check(self, key: str) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 1")

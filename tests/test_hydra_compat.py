@@ -1,0 +1,100 @@
+"""Each behaviour runner/hydra_compat.py relies on, checked against the installed Hydra, OmegaConf and joblib: an
+upgrade that changes one fails here, by name, instead of somewhere far away."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+from runner import hydra_compat
+from runner.hydra_compat import RejectedConfig
+from support import CONF, compose
+
+
+def test_1_basic_sweeper_expands_a_sweep_in_launch_order():
+    jobs = hydra_compat.expand_sweep(["schedule=constant,triangular", "seed=0,1", "trainer.max_steps=5"])
+    assert jobs == [
+        ["schedule=constant", "seed=0", "trainer.max_steps=5"],
+        ["schedule=constant", "seed=1", "trainer.max_steps=5"],
+        ["schedule=triangular", "seed=0", "trainer.max_steps=5"],
+        ["schedule=triangular", "seed=1", "trainer.max_steps=5"],
+    ]
+
+
+def test_2_hydra_words_a_missing_key_as_the_one_line_expects():
+    with pytest.raises(Exception) as info:
+        compose("schedule.bogus=1")
+    assert hydra_compat.one_line(info.value) == (
+        "schedule.bogus: no such key (check the spelling; a new key is added with +schedule.bogus=VALUE)"
+    )
+
+
+def test_2_an_unknown_option_names_the_group_and_the_options():
+    with pytest.raises(Exception) as info:
+        compose("schedule=triangluar")
+    line = hydra_compat.one_line(info.value)
+    assert line.startswith("schedule=triangluar: unknown schedule; allowed: clr, constant")
+    assert line.endswith("did you mean 'triangular'?")
+
+
+def test_2_anything_else_is_not_a_config_error():
+    assert hydra_compat.one_line(RuntimeError("a bug")) is None
+
+
+def test_3_hydra_raises_instead_of_printing_when_full_error_is_set(monkeypatch):
+    from hydra._internal.utils import run_and_report
+
+    def boom():
+        raise ValueError("from the task")
+
+    monkeypatch.delenv(hydra_compat.FULL_ERROR, raising=False)
+    with hydra_compat.exceptions_from_hydra() as user_asked:
+        assert user_asked is False and os.environ[hydra_compat.FULL_ERROR] == "1"
+        with pytest.raises(ValueError, match="from the task"):
+            run_and_report(boom)
+    assert hydra_compat.FULL_ERROR not in os.environ  # the user's environment is left as it was
+    with pytest.raises(SystemExit):  # without it, Hydra prints its report and exits
+        run_and_report(boom)
+
+
+def test_5_joblib_keeps_its_executor_where_stop_joblib_workers_looks():
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1)
+    assert executor.submit(int, "3").result() == 3
+    assert hydra_compat.stop_joblib_workers() is True
+    with pytest.raises(RuntimeError):  # stopped: it takes no more work
+        executor.submit(int, "4")
+
+
+@pytest.mark.parametrize("launcher,kind", [("basic", "basic"), ("joblib", "joblib"), ("submitit_local", "submitit")])
+def test_6_launcher_targets_are_recognised(launcher, kind):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert hydra_compat.launcher_kind(cfg.hydra.launcher) == kind
+
+
+def test_7_hydra_turns_a_callbacks_exception_into_a_warning_but_lets_a_base_exception_through():
+    from hydra._internal.callbacks import Callbacks
+
+    class Raises:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def on_run_start(self, **kwargs):
+            raise self.exc
+
+    callbacks = Callbacks()
+    callbacks.callbacks = [Raises(ValueError("bad value"))]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        callbacks.on_run_start(config=None)  # swallowed: the job would start anyway
+    assert any("bad value" in str(w.message) for w in caught)
+    callbacks.callbacks = [Raises(RejectedConfig("bad value"))]
+    with pytest.raises(RejectedConfig):
+        callbacks.on_run_start(config=None)

@@ -1,0 +1,46 @@
+"""A wheel that works: every package is listed in pyproject.toml, conf/ ships inside the package, and `python -m
+runner` from an installed wheel (not the checkout) writes a complete run folder from any working directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import tomllib
+
+from support import CONF, ROOT, read_json
+
+
+def listed_packages() -> set[str]:
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+
+
+def test_every_package_and_every_conf_folder_is_listed():
+    code = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "runner").rglob("__init__.py")}
+    conf = {"runner.conf"} | {"runner.conf." + ".".join(d.relative_to(CONF).parts) for d in CONF.rglob("*") if d.is_dir()}
+    assert listed_packages() == code | conf
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_runs_from_any_folder(tmp_path):
+    wheels, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
+    work.mkdir()
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
+    (wheel,) = wheels.glob("clr_lab-*.whl")
+    # The dependencies are this environment's; only clr-lab itself comes from the wheel, ahead on the path.
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import runner.paths as p; print(p.__file__, p.CONF_DIR)"],
+                           cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert where[0].startswith(str(site)) and where[1] == str(site / "runner" / "conf")
+    run_dir = tmp_path / "x"
+    proc = subprocess.run([sys.executable, "-m", "runner", "trainer.max_steps=20", f"hydra.run.dir={run_dir}"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("metrics.csv", "eval.csv", "summary.json", "curves.png", "checkpoint.pt", ".hydra/config.yaml"):
+        assert (run_dir / name).is_file(), name
+    assert read_json(run_dir / "summary.json")["status"] == "completed"
+    assert not (work / "outputs").exists()
