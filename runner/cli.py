@@ -95,7 +95,8 @@ def record_failure(out_dir: Path, cfg: Any, exc: BaseException) -> Status:
     line = hydra_compat.one_line(exc)
     error = line or f"{type(exc).__name__}: {exc}"
     log.error("job failed: %s", error, exc_info=line is None)  # a traceback only for what is not a config error
-    summary.update(status=Status.FAILED.value, error=error, seed=cfg.get("seed"),
-                   schedule=(cfg.get("schedule") or {}).get("name"))
+    summary.update(
+        status=Status.FAILED.value, error=error, seed=cfg.get("seed"), schedule=(cfg.get("schedule") or {}).get("name")
+    )
     summary.write(out_dir)
     return Status.FAILED

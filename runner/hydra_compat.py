@@ -130,7 +130,7 @@ def stop_joblib_workers() -> bool:
 
 
 def launcher_kind(launcher: Any) -> str:
-    """"joblib", "submitit" or "basic" (anything else runs its jobs one at a time, as far as threads go)."""
+    """ "joblib", "submitit" or "basic" (anything else runs its jobs one at a time, as far as threads go)."""
     target = str(launcher.get("_target_", "")) if launcher is not None else ""
     if "joblib_launcher" in target:
         return "joblib"

@@ -40,9 +40,7 @@ class SGDConfig:
 def sgd(cfg: SGDConfig, params: Any) -> Any:
     import torch
 
-    return torch.optim.SGD(
-        params, lr=0.0, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-    )
+    return torch.optim.SGD(params, lr=0.0, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
 
 
 @dataclass
@@ -64,6 +62,4 @@ class AdamConfig:
 def adam(cfg: AdamConfig, params: Any) -> Any:
     import torch
 
-    return torch.optim.Adam(
-        params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay
-    )
+    return torch.optim.Adam(params, lr=0.0, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)

@@ -3,6 +3,7 @@
 curves.png puts the LR, the training loss (raw and smoothed) and the validation accuracy on one shared iteration
 axis, so a user sees what the loss did while the LR rose and fell.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,16 +27,18 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
-                cycle_ends: Sequence[int] | None = None) -> Path:
+def plot_curves(
+    run_dir: Path, title: str = "", smoothing: float = 0.98, cycle_ends: Sequence[int] | None = None
+) -> Path:
     """curves.png of a run folder, drawn from its metrics.csv and eval.csv alone."""
     run_dir = Path(run_dir)
     metrics = read_csv_columns(run_dir / "metrics.csv")
     points = accuracy_points(run_dir)
     steps = floats(metrics.get("step", []))
     losses = floats(metrics.get("loss", []))
-    fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(3, 1, sharex=True, figsize=(9, 7.5),
-                                                 gridspec_kw={"height_ratios": [1, 1.4, 1]})
+    fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(
+        3, 1, sharex=True, figsize=(9, 7.5), gridspec_kw={"height_ratios": [1, 1.4, 1]}
+    )
     ax_lr.plot(steps, floats(metrics.get("lr", [])), color="tab:blue", lw=1.2)
     ax_lr.set_ylabel("learning rate")
     ax_loss.plot(steps, losses, color="tab:orange", alpha=0.3, lw=0.7, label="loss")
@@ -58,13 +61,15 @@ def plot_curves(run_dir: Path, title: str = "", smoothing: float = 0.98,
     return path
 
 
-def plot_schedule(path: Path, steps: Sequence[int], lrs: Sequence[float], title: str,
-                  momenta: Sequence[float | None] | None = None) -> Path:
+def plot_schedule(
+    path: Path, steps: Sequence[int], lrs: Sequence[float], title: str, momenta: Sequence[float | None] | None = None
+) -> Path:
     """schedule.png: the LR (and momentum, where the policy sets it) over the preview steps."""
     path = Path(path)
     has_momentum = momenta is not None and any(m is not None for m in momenta)
-    fig, axes = plt.subplots(2 if has_momentum else 1, 1, sharex=True, figsize=(9, 5 if has_momentum else 3.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2 if has_momentum else 1, 1, sharex=True, figsize=(9, 5 if has_momentum else 3.5), squeeze=False
+    )
     axes[0][0].plot(steps, lrs, color="tab:blue", lw=1.2)
     axes[0][0].set_ylabel("learning rate")
     axes[0][0].set_title(title)

@@ -3,6 +3,7 @@
 Hydra's own structured-config errors span several lines and do not say what is allowed, so the YAML stays untyped
 at compose time and every section is checked here, before any work starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -85,8 +86,9 @@ def require_positive(key: str, value: float) -> None:
         raise ConfigError(f"{key}={value!r}: must be a finite number > 0")
 
 
-def require_in(key: str, value: float, low: float, high: float, *, low_open: bool = False,
-               high_open: bool = False, why: str = "") -> None:
+def require_in(
+    key: str, value: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False, why: str = ""
+) -> None:
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high
     if below or above or math.isnan(value) or (math.isinf(value) and math.isfinite(high)):

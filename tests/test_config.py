@@ -1,4 +1,5 @@
 """Every config file composes, validates and builds; every bad value is refused with one line naming the key."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,12 @@ def test_every_yaml_key_has_a_comment():
 
 def test_defaults_are_the_documented_ones():
     cfg = validate(compose())
-    assert (cfg.model.name, cfg.dataset.name, cfg.schedule.name, cfg.optimizer.name) == \
-        ("small_cnn", "digits", "triangular", "sgd")
+    assert (cfg.model.name, cfg.dataset.name, cfg.schedule.name, cfg.optimizer.name) == (
+        "small_cnn",
+        "digits",
+        "triangular",
+        "sgd",
+    )
     assert cfg.task == "train" and cfg.preview.steps == 8000
 
 

@@ -24,7 +24,6 @@ REGISTRIES = {"schedule": SCHEDULES, "model": MODELS, "dataset": DATASETS, "opti
 TOP_SECTIONS = {"preview": PreviewConfig, "range_test": RangeTestConfig, "faults": FaultsConfig}
 
 
-
 def drift(yaml_values: dict, default) -> list[str]:
     """Keys whose YAML value differs from the dataclass default, or that exist on one side only."""
     ours = dataclasses.asdict(default)
@@ -32,9 +31,7 @@ def drift(yaml_values: dict, default) -> list[str]:
     return out + [f"{k}: missing from the YAML" for k in ours if k not in yaml_values]
 
 
-@pytest.mark.parametrize(
-    "group,option", [(g, o) for g in REGISTRIES for o in options(g)], ids=lambda x: str(x)
-)
+@pytest.mark.parametrize("group,option", [(g, o) for g in REGISTRIES for o in options(g)], ids=lambda x: str(x))
 def test_every_option_file_equals_its_dataclass_defaults(group, option):
     values = yaml.safe_load((CONF / group / f"{option}.yaml").read_text())
     default = REGISTRIES[group].entry(values["name"]).config()

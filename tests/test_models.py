@@ -1,4 +1,5 @@
 """Every registered model builds for every data shape it may meet; cifar_quick is Caffe's net layer for layer."""
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,22 @@ def test_cifar_quick_follows_the_caffe_prototxt():
     model = build_model(model_cfg("cifar_quick"), (3, 32, 32), 10)
     features, ip1, ip2 = model
     kinds = [type(m).__name__ for m in features]
-    assert kinds == ["Conv2d", "MaxPool2d", "ReLU", "Conv2d", "ReLU", "AvgPool2d", "Conv2d", "ReLU", "AvgPool2d",
-                     "Flatten"]
+    assert kinds == [
+        "Conv2d",
+        "MaxPool2d",
+        "ReLU",
+        "Conv2d",
+        "ReLU",
+        "AvgPool2d",
+        "Conv2d",
+        "ReLU",
+        "AvgPool2d",
+        "Flatten",
+    ]
     convs = [m for m in features if isinstance(m, nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.padding) for c in convs] == [(32, (5, 5), (2, 2))] * 2 + \
-        [(64, (5, 5), (2, 2))]
+    assert [(c.out_channels, c.kernel_size, c.padding) for c in convs] == [(32, (5, 5), (2, 2))] * 2 + [
+        (64, (5, 5), (2, 2))
+    ]
     assert all(p.kernel_size == 3 and p.stride == 2 for p in features if isinstance(p, (nn.MaxPool2d, nn.AvgPool2d)))
     # Caffe rounds pooled sizes up: 32 -> 16 -> 8 -> 4, so ip1 sees 64 x 4 x 4.
     assert (ip1.in_features, ip1.out_features, ip2.out_features) == (1024, 64, 10)
@@ -77,8 +89,8 @@ def test_sigmoid_mlp_is_four_64_unit_sigmoid_layers():
 
 
 def test_sigmoid_mlp_sits_on_a_plateau_where_a_relu_mlp_learns():
-    """The plateau of experiments/plateau_escape, in miniature: at LR 0.1 (SGD, momentum 0.9, batch 128) the sigmoid net's
-    loss stays at ln 10 while the same net with ReLU learns the same learnable synthetic data; 150 steps."""
+    """The plateau of experiments/plateau_escape, in miniature: at LR 0.1 (SGD, momentum 0.9, batch 128) the sigmoid
+    net's loss stays at ln 10 while the same net with ReLU learns the same learnable synthetic data; 150 steps."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2048, 1, 28, 28, generator=gen)
     y = (x.flatten(1) @ torch.randn(784, 10, generator=gen)).argmax(1)
@@ -88,7 +100,7 @@ def test_sigmoid_mlp_sits_on_a_plateau_where_a_relu_mlp_learns():
         model = build_model(model_cfg("sigmoid_mlp", *overrides), (1, 28, 28), 10)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         losses = []
-        for step in range(150):
+        for _ in range(150):
             idx = torch.randint(0, 2048, (128,), generator=gen)
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad()

@@ -69,9 +69,7 @@ def test_a_builder_named_by_module_path_is_imported_on_first_use():
     assert toys.entry("toy").build([1]) == "[1]"
 
 
-@pytest.mark.parametrize(
-    "registry", [SCHEDULES, MODELS, DATASETS, OPTIMIZERS, TASKS, SCALE_FNS], ids=lambda r: r.kind
-)
+@pytest.mark.parametrize("registry", [SCHEDULES, MODELS, DATASETS, OPTIMIZERS, TASKS, SCALE_FNS], ids=lambda r: r.kind)
 def test_every_registered_component_resolves(registry):
     assert len(registry) >= 2
     for name in registry:

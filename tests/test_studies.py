@@ -1,5 +1,6 @@
 """The studies in experiments/: every preset and policy file composes and validates from the repository root, each
 run ends at a cycle end (Smith's advice), and each study folder holds its README, report, table and figure."""
+
 from __future__ import annotations
 
 import re
@@ -10,16 +11,19 @@ from runner.config import validate
 from runner.training.loop import iters_per_epoch, total_steps
 from support import CONF, ROOT, compose
 
-STUDIES = {"clr_vs_constant": ["constant", "triangular", "triangular2"],
-           "plateau_escape": ["constant", "triangular", "triangular2"],
-           "step_size": []}
+STUDIES = {
+    "clr_vs_constant": ["constant", "triangular", "triangular2"],
+    "plateau_escape": ["constant", "triangular", "triangular2"],
+    "step_size": [],
+}
 
 
 def study_configs(study: str):
     """One validated config per policy of the study (or the preset itself when it sweeps plain keys)."""
     arms = STUDIES[study]
-    overrides = [[f"experiment={study}", f"experiment/{study}@_global_={arm}"] for arm in arms] or \
-        [[f"experiment={study}", f"schedule.step_size_epochs={e}"] for e in (2, 8)]
+    overrides = [[f"experiment={study}", f"experiment/{study}@_global_={arm}"] for arm in arms] or [
+        [f"experiment={study}", f"schedule.step_size_epochs={e}"] for e in (2, 8)
+    ]
     return [validate(compose(*o)) for o in overrides]
 
 
@@ -45,8 +49,7 @@ def test_cyclical_bounds_of_study_1_come_from_its_committed_range_test(monkeypat
     monkeypatch.chdir(ROOT)
     result = json.loads((ROOT / "experiments" / "clr_vs_constant" / "range_test" / "range_test.json").read_text())
     for cfg in study_configs("clr_vs_constant")[1:] + study_configs("step_size"):
-        assert (cfg.schedule.base_lr, cfg.schedule.max_lr) == (result["suggested_base_lr"],
-                                                                result["suggested_max_lr"])
+        assert (cfg.schedule.base_lr, cfg.schedule.max_lr) == (result["suggested_base_lr"], result["suggested_max_lr"])
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))

@@ -1,6 +1,7 @@
 """The throughput benchmark (experiments/throughput/bench.py) still runs: its --smoke mode trains the tiny case
 with the runner, a bare loop and, when installed, Lightning, and prints the table and the ratio lines.
 No timing is asserted here: timings belong to the benchmark's README, measured side by side."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,8 +16,9 @@ BENCH = ROOT / "experiments" / "throughput" / "bench.py"
 
 def test_throughput_smoke_prints_every_way_and_the_ratios(tmp_path):
     env = {**os.environ, "PYTHONHASHSEED": "0", "TMPDIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(BENCH), "--smoke"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "| runner |" in out and "| bare |" in out, out

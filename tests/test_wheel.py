@@ -19,7 +19,9 @@ def listed_packages() -> set[str]:
 
 def test_every_package_and_every_conf_folder_is_listed():
     code = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "runner").rglob("__init__.py")}
-    conf = {"runner.conf"} | {"runner.conf." + ".".join(d.relative_to(CONF).parts) for d in CONF.rglob("*") if d.is_dir()}
+    conf = {"runner.conf"} | {
+        "runner.conf." + ".".join(d.relative_to(CONF).parts) for d in CONF.rglob("*") if d.is_dir()
+    }
     assert listed_packages() == code | conf
 
 
@@ -33,12 +35,24 @@ def test_an_installed_wheel_runs_from_any_folder(tmp_path):
     # The dependencies are this environment's; only clr-lab itself comes from the wheel, ahead on the path.
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    where = subprocess.run([sys.executable, "-c", "import runner.paths as p; print(p.__file__, p.CONF_DIR)"],
-                           cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
+    where = subprocess.run(
+        [sys.executable, "-c", "import runner.paths as p; print(p.__file__, p.CONF_DIR)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert where[0].startswith(str(site)) and where[1] == str(site / "runner" / "conf")
     run_dir = tmp_path / "x"
-    proc = subprocess.run([sys.executable, "-m", "runner", "trainer.max_steps=20", f"hydra.run.dir={run_dir}"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "trainer.max_steps=20", f"hydra.run.dir={run_dir}"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     for name in ("metrics.csv", "eval.csv", "summary.json", "curves.png", "checkpoint.pt", ".hydra/config.yaml"):
         assert (run_dir / name).is_file(), name

@@ -6,6 +6,7 @@ launcher (jobs in parallel, cores split between workers), interleaved, ratios ta
 
 Prints a Markdown table: median and spread of wall seconds per launcher and the joblib/basic ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def main() -> None:
     print("| launcher | wall s (median) | min | max |\n|---|---|---|---|")
     for name, ts in times.items():
         print(f"| {name} | {statistics.median(ts):.1f} | {min(ts):.1f} | {max(ts):.1f} |")
-    print(f"\njoblib / basic wall-time ratio: median {statistics.median(ratios):.2f} "
-          f"(per repeat: {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(
+        f"\njoblib / basic wall-time ratio: median {statistics.median(ratios):.2f} "
+        f"(per repeat: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
 
 
 if __name__ == "__main__":

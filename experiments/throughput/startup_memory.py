@@ -3,7 +3,7 @@ the import time goes, and the peak resident memory of a Fashion-MNIST run.
 
     python experiments/throughput/startup_memory.py --startup 5          # 5 default digits runs, median and spread
     python experiments/throughput/startup_memory.py --importtime         # import time by package, real run
-    python experiments/throughput/startup_memory.py --memory trainer.epochs=2   # /usr/bin/time -v, experiment=fashion_mnist
+    python experiments/throughput/startup_memory.py --memory trainer.epochs=2   # /usr/bin/time -v, fashion_mnist
     python experiments/throughput/startup_memory.py --memory --synthetic # the same shape, random data (no dataset)
 
 Start-up: the clock starts just before the process is spawned and stops when run.log's line
@@ -11,6 +11,7 @@ Start-up: the clock starts just before the process is spawned and stops when run
 line is logged after config validation, data loading, the schedule, the model and the optimizer are built; what is
 left before step 0 is writing summary.json and the two CSV headers (each fsynced) and entering train().
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,16 +51,23 @@ def startup(runs: int, extra: list[str]) -> None:
         print(f"| {name} | {statistics.median(xs):.2f} | {min(xs):.2f} | {max(xs):.2f} |")
 
 
-WATCH = ("torch", "torchvision", "hydra", "omegaconf", "sklearn", "scipy", "numpy", "matplotlib", "tqdm",
-         "runner")
+WATCH = ("torch", "torchvision", "hydra", "omegaconf", "sklearn", "scipy", "numpy", "matplotlib", "tqdm", "runner")
 
 
 def importtime(extra: list[str]) -> None:
     """`python -X importtime -m runner` on a real run: where the import time goes, by package (the outermost
     import of each, cumulative, so a package's row includes what it imports)."""
     with tempfile.TemporaryDirectory(prefix="clr-importtime-") as tmp:
-        cmd = [sys.executable, "-X", "importtime", "-m", "runner", f"hydra.run.dir={tmp}", "trainer.progress=false",
-               *(extra or ["trainer.max_steps=45"])]
+        cmd = [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "runner",
+            f"hydra.run.dir={tmp}",
+            "trainer.progress=false",
+            *(extra or ["trainer.max_steps=45"]),
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     first: dict[str, float] = {}
     total = 0.0
@@ -81,12 +89,30 @@ def importtime(extra: list[str]) -> None:
 
 def memory(synthetic: bool, data_root: Path, extra: list[str]) -> None:
     if synthetic:  # the benchmark's Fashion-MNIST-shaped tensors, trained by runner.train in one process
-        cmd = ["/usr/bin/time", "-v", sys.executable, str(ROOT / "experiments/throughput/bench.py"),
-               "--case", "fashion", "--repeats", "1", "--no-lightning"]
+        cmd = [
+            "/usr/bin/time",
+            "-v",
+            sys.executable,
+            str(ROOT / "experiments/throughput/bench.py"),
+            "--case",
+            "fashion",
+            "--repeats",
+            "1",
+            "--no-lightning",
+        ]
     else:
-        cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "runner", "experiment=fashion_mnist",
-               f"dataset.root={data_root}", "trainer.progress=false",
-               f"hydra.run.dir={tempfile.mkdtemp(prefix='clr-mem-')}", *extra]
+        cmd = [
+            "/usr/bin/time",
+            "-v",
+            sys.executable,
+            "-m",
+            "runner",
+            "experiment=fashion_mnist",
+            f"dataset.root={data_root}",
+            "trainer.progress=false",
+            f"hydra.run.dir={tempfile.mkdtemp(prefix='clr-mem-')}",
+            *extra,
+        ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
@@ -104,8 +130,12 @@ def main() -> None:
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--synthetic", action="store_true", help="with --memory: random Fashion-MNIST-shaped data")
-    parser.add_argument("--data-root", type=Path, default=Path(tempfile.gettempdir()) / "clr-lab-data",
-                        help="dataset.root for --memory (Debian's copy is decompressed here once)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "clr-lab-data",
+        help="dataset.root for --memory (Debian's copy is decompressed here once)",
+    )
     parser.add_argument("extra", nargs="*", help="overrides for the runs of --startup, --importtime, --memory")
     args = parser.parse_args()
     if args.startup:

@@ -4,7 +4,6 @@ Pure functions over a run's logged series (numpy only). docs/plateaus.md states 
 and why; the defaults come from runner/analysis/settings.py, the same ones conf/analysis/default.yaml shows.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -15,6 +15,7 @@ smoothed training loss, which is measured at every step (the accuracy only every
 - If the two points coincide (the loss fell in a single burst), base_lr = max_lr / 4, Smith's rule of thumb
   ("set base_lr to 1/3 or 1/4 of max_lr").
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-RULE = ("max_lr: LR at the minimum of the smoothed loss; base_lr: first LR where the smoothed loss has fallen "
-        "improve_fraction of the way from its start to that minimum; both read lag = beta/(1-beta) steps earlier "
-        "to undo the EMA's delay; base_lr = max_lr/4 (Smith's rule of thumb) if the two coincide")
+RULE = (
+    "max_lr: LR at the minimum of the smoothed loss; base_lr: first LR where the smoothed loss has fallen "
+    "improve_fraction of the way from its start to that minimum; both read lag = beta/(1-beta) steps earlier "
+    "to undo the EMA's delay; base_lr = max_lr/4 (Smith's rule of thumb) if the two coincide"
+)
 
 
 def ema_lag(beta: float) -> int:
@@ -32,8 +35,9 @@ def ema_lag(beta: float) -> int:
     return int(round(beta / (1.0 - beta)))
 
 
-def suggest_bounds(lrs: Sequence[float], smoothed: Sequence[float], beta: float,
-                   improve_fraction: float = 0.1) -> dict[str, Any]:
+def suggest_bounds(
+    lrs: Sequence[float], smoothed: Sequence[float], beta: float, improve_fraction: float = 0.1
+) -> dict[str, Any]:
     """Suggested base_lr and max_lr from the LRs of a range test and its smoothed loss (finite prefix used)."""
     lr = np.asarray(lrs, dtype=float)
     s = np.asarray(smoothed, dtype=float)
@@ -52,6 +56,15 @@ def suggest_bounds(lrs: Sequence[float], smoothed: Sequence[float], beta: float,
     rule = "improve_fraction"
     if base_lr >= max_lr:
         base_lr, rule = max_lr / 4.0, "max_lr/4"
-    return {"suggested_base_lr": base_lr, "suggested_max_lr": max_lr, "base_rule": rule,
-            "improved": drop > 0, "min_smoothed_loss": float(s[i_min]), "start_smoothed_loss": float(s[0]),
-            "min_step": i_min, "base_step": i_base, "lag_steps": lag, "rule": RULE}
+    return {
+        "suggested_base_lr": base_lr,
+        "suggested_max_lr": max_lr,
+        "base_rule": rule,
+        "improved": drop > 0,
+        "min_smoothed_loss": float(s[i_min]),
+        "start_smoothed_loss": float(s[0]),
+        "min_step": i_min,
+        "base_step": i_base,
+        "lag_steps": lag,
+        "rule": RULE,
+    }

@@ -17,6 +17,7 @@ a caller can range-test and then train the same objects. The run folder gets:
 
 Chain it into training without copying numbers: `python -m runner schedule.bounds_from=<this folder>`.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """range_test.png: the loss (raw and smoothed) and the validation accuracy against the LR, bounds marked."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,9 +13,18 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 from runner.plots import save_figure  # noqa: E402
 
 
-def plot_range_test(path: Path, lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
-                    accuracy: Sequence[float | None], base_lr: float, max_lr: float, *, log_x: bool,
-                    title: str = "") -> Path:
+def plot_range_test(
+    path: Path,
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    smoothed: Sequence[float],
+    accuracy: Sequence[float | None],
+    base_lr: float,
+    max_lr: float,
+    *,
+    log_x: bool,
+    title: str = "",
+) -> Path:
     fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
     finite = [(lr, x) for lr, x in zip(lrs, losses) if x == x and abs(x) != float("inf")]
     ax_loss.plot([lr for lr, _ in finite], [x for _, x in finite], color="0.75", lw=0.8, label="loss")
@@ -27,8 +37,9 @@ def plot_range_test(path: Path, lrs: Sequence[float], losses: Sequence[float], s
     ax_loss.set_ylabel("training loss")
     points = [(lr, a) for lr, a in zip(lrs, accuracy) if a is not None]
     if points:
-        ax_acc.plot([lr for lr, _ in points], [a for _, a in points], "o-", color="C2", ms=3,
-                    label="validation accuracy")
+        ax_acc.plot(
+            [lr for lr, _ in points], [a for _, a in points], "o-", color="C2", ms=3, label="validation accuracy"
+        )
     ax_acc.set_ylabel("validation accuracy")
     ax_acc.set_xlabel("learning rate" + (" (log scale)" if log_x else ""))
     for ax in (ax_loss, ax_acc):

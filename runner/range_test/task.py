@@ -38,37 +38,88 @@ def run(cfg: Any, out_dir: Path) -> Status:
     rt = cfg.range_test
     threads, data, model, optimizer = build_training(cfg)  # the weights `python -m runner` would start from
     before = snapshot(model, optimizer)
-    log.info("range test on %s/%s: LR %g -> %g over %d steps (%s), batch %d, %d train images",
-             cfg.model.name, cfg.dataset.name, rt.min_lr, rt.max_lr, rt.steps, rt.mode, cfg.trainer.batch_size,
-             len(data.train_x))
-    result = lr_range_test(model, optimizer, data, min_lr=rt.min_lr, max_lr=rt.max_lr, steps=rt.steps,
-                           mode=rt.mode, batch_size=cfg.trainer.batch_size, seed=cfg.seed,
-                           smoothing=rt.smoothing, diverge_factor=rt.diverge_factor, eval_every=rt.eval_every,
-                           eval_size=rt.eval_size, eval_batch_size=cfg.trainer.eval_batch_size)
+    log.info(
+        "range test on %s/%s: LR %g -> %g over %d steps (%s), batch %d, %d train images",
+        cfg.model.name,
+        cfg.dataset.name,
+        rt.min_lr,
+        rt.max_lr,
+        rt.steps,
+        rt.mode,
+        cfg.trainer.batch_size,
+        len(data.train_x),
+    )
+    result = lr_range_test(
+        model,
+        optimizer,
+        data,
+        min_lr=rt.min_lr,
+        max_lr=rt.max_lr,
+        steps=rt.steps,
+        mode=rt.mode,
+        batch_size=cfg.trainer.batch_size,
+        seed=cfg.seed,
+        smoothing=rt.smoothing,
+        diverge_factor=rt.diverge_factor,
+        eval_every=rt.eval_every,
+        eval_size=rt.eval_size,
+        eval_batch_size=cfg.trainer.eval_batch_size,
+    )
     smoothed = ema(result.losses, rt.smoothing)
-    write_rows(out_dir / "range_test.csv", CSV_COLUMNS,
-               zip(range(len(result.lrs)), result.lrs, result.losses, (float(s) for s in smoothed),
-                   result.accuracy))
+    write_rows(
+        out_dir / "range_test.csv",
+        CSV_COLUMNS,
+        zip(range(len(result.lrs)), result.lrs, result.losses, (float(s) for s in smoothed), result.accuracy),
+    )
     try:
         bounds = suggest_bounds(result.lrs, smoothed, rt.smoothing, rt.improve_fraction)
     except ValueError:
-        raise ConfigError(f"range_test.min_lr={rt.min_lr!r}: the loss was not finite from the first step; "
-                          f"choose a smaller min_lr") from None
+        raise ConfigError(
+            f"range_test.min_lr={rt.min_lr!r}: the loss was not finite from the first step; choose a smaller min_lr"
+        ) from None
     measured = [(a, lr) for a, lr in zip(result.accuracy, result.lrs) if a is not None]
     best_acc, best_acc_lr = max(measured) if measured else (None, None)
-    summary = {**bounds, "mode": rt.mode, "min_lr": rt.min_lr, "max_lr": rt.max_lr, "steps": rt.steps,
-               "steps_run": len(result.lrs), "stopped": result.stopped, "last_lr": result.lrs[-1],
-               "smoothing": rt.smoothing, "improve_fraction": rt.improve_fraction,
-               "diverge_factor": rt.diverge_factor, "best_val_acc": best_acc, "best_val_acc_lr": best_acc_lr,
-               "model": cfg.model.name, "dataset": cfg.dataset.name, "optimizer": cfg.optimizer.name,
-               "batch_size": cfg.trainer.batch_size, "train_images": len(data.train_x), "seed": cfg.seed,
-               "threads": threads, "model_unchanged": unchanged(before, model, optimizer),
-               "wall_s": time.perf_counter() - wall0}
+    summary = {
+        **bounds,
+        "mode": rt.mode,
+        "min_lr": rt.min_lr,
+        "max_lr": rt.max_lr,
+        "steps": rt.steps,
+        "steps_run": len(result.lrs),
+        "stopped": result.stopped,
+        "last_lr": result.lrs[-1],
+        "smoothing": rt.smoothing,
+        "improve_fraction": rt.improve_fraction,
+        "diverge_factor": rt.diverge_factor,
+        "best_val_acc": best_acc,
+        "best_val_acc_lr": best_acc_lr,
+        "model": cfg.model.name,
+        "dataset": cfg.dataset.name,
+        "optimizer": cfg.optimizer.name,
+        "batch_size": cfg.trainer.batch_size,
+        "train_images": len(data.train_x),
+        "seed": cfg.seed,
+        "threads": threads,
+        "model_unchanged": unchanged(before, model, optimizer),
+        "wall_s": time.perf_counter() - wall0,
+    }
     write_json_atomic(out_dir / RESULT_FILE, summary)
-    plot_range_test(out_dir / "range_test.png", result.lrs, result.losses, smoothed, result.accuracy,
-                    bounds["suggested_base_lr"], bounds["suggested_max_lr"], log_x=rt.mode == "exponential",
-                    title=f"LR range test: {cfg.model.name} on {cfg.dataset.name}, {cfg.optimizer.name}, "
-                          f"batch {cfg.trainer.batch_size} ({result.stopped} after {len(result.lrs)} steps)")
-    log.info("suggested base_lr %.4g, max_lr %.4g; train with schedule.bounds_from=%s",
-             bounds["suggested_base_lr"], bounds["suggested_max_lr"], out_dir)
+    plot_range_test(
+        out_dir / "range_test.png",
+        result.lrs,
+        result.losses,
+        smoothed,
+        result.accuracy,
+        bounds["suggested_base_lr"],
+        bounds["suggested_max_lr"],
+        log_x=rt.mode == "exponential",
+        title=f"LR range test: {cfg.model.name} on {cfg.dataset.name}, {cfg.optimizer.name}, "
+        f"batch {cfg.trainer.batch_size} ({result.stopped} after {len(result.lrs)} steps)",
+    )
+    log.info(
+        "suggested base_lr %.4g, max_lr %.4g; train with schedule.bounds_from=%s",
+        bounds["suggested_base_lr"],
+        bounds["suggested_max_lr"],
+        out_dir,
+    )
     return Status.COMPLETED

@@ -26,8 +26,9 @@ def _band(series: list[list[float]]) -> tuple[list[float], list[float], list[flo
 def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoothing: float = 0.98) -> Path:
     """compare.png: LR, smoothed training loss and val_acc per group, mean over seeds with a min-max band."""
     path = Path(path)
-    fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(3, 1, sharex=True, figsize=(10, 8.5),
-                                                 gridspec_kw={"height_ratios": [1, 1.4, 1.2]})
+    fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(
+        3, 1, sharex=True, figsize=(10, 8.5), gridspec_kw={"height_ratios": [1, 1.4, 1.2]}
+    )
     for index, (label, folders) in enumerate(groups):
         color = f"C{index % 10}"
         metrics = [read_csv_columns(Path(f) / "metrics.csv") for f in folders]
@@ -36,10 +37,10 @@ def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoot
             continue
         steps = floats(metrics[0]["step"])
         lr_mean, _, _ = _band([floats(m["lr"]) for m in metrics])
-        ax_lr.plot(steps[:len(lr_mean)], lr_mean, color=color, lw=1.2, label=label)
+        ax_lr.plot(steps[: len(lr_mean)], lr_mean, color=color, lw=1.2, label=label)
         mean, low, high = _band([list(ema(floats(m["loss"]), smoothing)) for m in metrics])
-        ax_loss.plot(steps[:len(mean)], mean, color=color, lw=1.3)
-        ax_loss.fill_between(steps[:len(mean)], low, high, color=color, alpha=0.2, lw=0)
+        ax_loss.plot(steps[: len(mean)], mean, color=color, lw=1.3)
+        ax_loss.fill_between(steps[: len(mean)], low, high, color=color, alpha=0.2, lw=0)
         curves = [c for c in (accuracy_points(f) for f in folders) if c]
         if curves:
             common = sorted(set.intersection(*(set(c) for c in curves)))

@@ -9,9 +9,24 @@ from runner.sweep.collect import RunRecord
 
 
 def run_rows(records: list[RunRecord], targets: list[str]) -> tuple[list[str], list[list[Any]]]:
-    columns = ["job", "folder", "overrides", "schedule", "seed", "status", "steps", "final_val_acc",
-               "best_val_acc", *[f"steps_to_{t}" for t in targets], "escape_step", "escape_lr",
-               "plateau_fraction", "wall_s", "threads", "problem"]
+    columns = [
+        "job",
+        "folder",
+        "overrides",
+        "schedule",
+        "seed",
+        "status",
+        "steps",
+        "final_val_acc",
+        "best_val_acc",
+        *[f"steps_to_{t}" for t in targets],
+        "escape_step",
+        "escape_lr",
+        "plateau_fraction",
+        "wall_s",
+        "threads",
+        "problem",
+    ]
     rows = []
     for r in records:
 
@@ -20,10 +35,26 @@ def run_rows(records: list[RunRecord], targets: list[str]) -> tuple[list[str], l
 
         stt = steps_to_target(r)
         problem = r.problem or field("error")
-        rows.append([r.job, r.folder.name if r.folder else "", " ".join(r.overrides), field("schedule"), r.seed,
-                     r.status, field("steps"), field("final_val_acc"), field("best_val_acc"),
-                     *[stt.get(t) for t in targets], field("escape_step"), field("escape_lr"),
-                     field("plateau_fraction"), field("wall_s"), field("threads"), problem])
+        rows.append(
+            [
+                r.job,
+                r.folder.name if r.folder else "",
+                " ".join(r.overrides),
+                field("schedule"),
+                r.seed,
+                r.status,
+                field("steps"),
+                field("final_val_acc"),
+                field("best_val_acc"),
+                *[stt.get(t) for t in targets],
+                field("escape_step"),
+                field("escape_lr"),
+                field("plateau_fraction"),
+                field("wall_s"),
+                field("threads"),
+                problem,
+            ]
+        )
     return columns, rows
 
 
@@ -38,7 +69,7 @@ def group_rows(groups: list[Group], targets: list[str], smith: dict) -> tuple[li
         row: list[Any] = [g.label, g.schedule, len(g.runs), len(g.done)]
         for f in figures:
             if f.startswith("steps_to_"):
-                values = [steps_to_target(r).get(f[len("steps_to_"):]) for r in g.done]
+                values = [steps_to_target(r).get(f[len("steps_to_") :]) for r in g.done]
             else:
                 values = [getattr(r.summary, f) for r in g.done]
             st = spread(values)

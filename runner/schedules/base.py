@@ -50,6 +50,7 @@ def with_bounds_from(values: dict, key: str) -> dict:
     base_lr, max_lr = read_bounds(path, f"{key}.bounds_from")
     return {**values, "base_lr": base_lr, "max_lr": max_lr}
 
+
 # ---- pure formulas ------------------------------------------------------------------------------------------
 def cycle_of(it: int, step_size: int, step_size_down: int | None = None) -> int:
     """1-based cycle number of step `it`: a cycle is step_size steps up, then step_size_down (default: the same)."""
@@ -67,8 +68,7 @@ def triangle(it: int, step_size: int, step_size_down: int | None = None) -> floa
     return pos / step_size if pos <= step_size else (step_size + down - pos) / down
 
 
-def in_steps(steps: int | None, epochs: float | None, iters_per_epoch: int | None,
-             key: str) -> int | None:
+def in_steps(steps: int | None, epochs: float | None, iters_per_epoch: int | None, key: str) -> int | None:
     """A length given in steps or in epochs, in optimizer steps (at least 1)."""
     if steps is not None or epochs is None:
         return steps
@@ -82,8 +82,10 @@ def check_length(key: str, name: str, steps: int | None, epochs: float | None, r
     """`name` in optimizer steps or `name`_epochs in epochs: a required length needs one of the two. When both are
     set the steps win (the defaults are in epochs, so a length in steps is always the user's own)."""
     if required and steps is None and epochs is None:
-        raise ConfigError(f"{key}.{name}=None, {key}.{name}_epochs=None: must set one of the two, e.g. "
-                          f"{key}.{name}_epochs=4 (epochs) or {key}.{name}=180 (optimizer steps)")
+        raise ConfigError(
+            f"{key}.{name}=None, {key}.{name}_epochs=None: must set one of the two, e.g. "
+            f"{key}.{name}_epochs=4 (epochs) or {key}.{name}=180 (optimizer steps)"
+        )
     if steps is not None and steps < 1:
         raise ConfigError(f"{key}.{name}={steps!r}: must be an integer >= 1 (optimizer steps)")
     if epochs is not None and not (epochs > 0 and math.isfinite(epochs)):
@@ -94,11 +96,13 @@ def check_momentum(key: str, policy) -> None:
     require_in(f"{key}.base_momentum", policy.base_momentum, 0.0, 1.0, high_open=True)
     require_in(f"{key}.max_momentum", policy.max_momentum, 0.0, 1.0, high_open=True)
     if policy.base_momentum > policy.max_momentum:
-        raise ConfigError(f"{key}.base_momentum={policy.base_momentum!r}: must not exceed "
-                          f"{key}.max_momentum={policy.max_momentum!r} (momentum falls as the LR rises)")
+        raise ConfigError(
+            f"{key}.base_momentum={policy.base_momentum!r}: must not exceed "
+            f"{key}.max_momentum={policy.max_momentum!r} (momentum falls as the LR rises)"
+        )
 
 
-# ---- the shape every policy shares ---------------------------------------------------------------------------------------------
+# ---- the shape every policy shares ---------------------------------------------------------------------------
 @dataclass
 class Schedule:
     """Shared shape of every policy; subclasses add their keys and the formula."""

@@ -3,6 +3,7 @@
 runner/schedules/cyclical.py, matching torch's OneCycleLR, CosineAnnealingWarmRestarts, StepLR and MultiStepLR to 1e-9
 (tests/schedules/test_torch_parity.py). Pure: no torch, no Hydra.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,16 +68,21 @@ class OneCycle(Schedule):
             raise ConfigError(f"{key}.total_steps={self.total_steps!r}: must be an integer >= 2 or null (the run)")
         require_in(f"{key}.pct_start", self.pct_start, 0.0, 1.0, low_open=True, high_open=True)
         if self.three_phase and self.pct_start >= 0.5:
-            raise ConfigError(f"{key}.pct_start={self.pct_start!r}: must be below 0.5 with three_phase=true "
-                              f"(up and back down take 2 * pct_start of the run)")
+            raise ConfigError(
+                f"{key}.pct_start={self.pct_start!r}: must be below 0.5 with three_phase=true "
+                f"(up and back down take 2 * pct_start of the run)"
+            )
         require_choice(f"{key}.anneal_strategy", self.anneal_strategy, tuple(ANNEAL))
         require_in(f"{key}.div_factor", self.div_factor, 1.0, math.inf, high_open=True, why="max_lr / first LR")
-        require_in(f"{key}.final_div_factor", self.final_div_factor, 1.0, math.inf, high_open=True,
-                    why="first LR / last LR")
+        require_in(
+            f"{key}.final_div_factor", self.final_div_factor, 1.0, math.inf, high_open=True, why="first LR / last LR"
+        )
         check_momentum(key, self)
         if self.total_steps is not None and self.pct_start * self.total_steps <= 1:
-            raise ConfigError(f"{key}.pct_start={self.pct_start!r}: with total_steps={self.total_steps} the warm-up "
-                              f"would not last a step; pct_start * total_steps must exceed 1")
+            raise ConfigError(
+                f"{key}.pct_start={self.pct_start!r}: with total_steps={self.total_steps} the warm-up "
+                f"would not last a step; pct_start * total_steps must exceed 1"
+            )
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> OneCycle:
         if self.total_steps is not None:
@@ -94,9 +100,11 @@ class OneCycle(Schedule):
         warm_end = float(self.pct_start * self.total_steps) - 1
         hi, lo = self.max_momentum, self.base_momentum
         if self.three_phase:
-            return [(warm_end, initial_lr, self.max_lr, hi, lo),
-                    (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial_lr, lo, hi),
-                    (self.total_steps - 1, initial_lr, min_lr, hi, hi)]
+            return [
+                (warm_end, initial_lr, self.max_lr, hi, lo),
+                (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial_lr, lo, hi),
+                (self.total_steps - 1, initial_lr, min_lr, hi, hi),
+            ]
         return [(warm_end, initial_lr, self.max_lr, hi, lo), (self.total_steps - 1, self.max_lr, min_lr, lo, hi)]
 
     def _at(self, it: int, lr: bool) -> float:
@@ -148,8 +156,9 @@ class SGDR(Schedule):
             raise ConfigError(f"{key}.T_mult={self.T_mult!r}: must be an integer >= 1 (1: equal periods)")
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> SGDR:
-        return dataclasses.replace(self, T_0=in_steps(self.T_0, self.T_0_epochs, iters_per_epoch, "T_0"),
-                                   T_0_epochs=None)
+        return dataclasses.replace(
+            self, T_0=in_steps(self.T_0, self.T_0_epochs, iters_per_epoch, "T_0"), T_0_epochs=None
+        )
 
     def _period(self, it: int) -> tuple[int, int, int]:
         """(period number from 1, steps into it T_cur, its length T_i)."""
@@ -195,8 +204,9 @@ class LinearDecay(Schedule):
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> LinearDecay:
         steps = in_steps(self.step_size, self.step_size_epochs, iters_per_epoch, "step_size")
-        return dataclasses.replace(self, step_size=max(1, total_steps) if steps is None else steps,
-                                   step_size_epochs=None)
+        return dataclasses.replace(
+            self, step_size=max(1, total_steps) if steps is None else steps, step_size_epochs=None
+        )
 
     def lr_at(self, it: int) -> float:
         if self.step_size is None:
@@ -238,21 +248,26 @@ class Fixed(Schedule):
                 shown = ", ".join(f"{key}.{n}={getattr(self, n)!r}" for n in forms)
                 raise ConfigError(f"{shown}: must set at most one of the two (the other null)")
         if self._unit() is None:
-            raise ConfigError(f"{key}.drop_at_fractions=None: must say where the LR drops, e.g. "
-                              f"{key}.drop_at_fractions=[0.5,0.75], {key}.drop_at_epochs=[12,18] or {key}.drop_every=500")
+            raise ConfigError(
+                f"{key}.drop_at_fractions=None: must say where the LR drops, e.g. "
+                f"{key}.drop_at_fractions=[0.5,0.75], {key}.drop_at_epochs=[12,18] or {key}.drop_every=500"
+            )
         if self.drop_every is not None and self.drop_every < 1:
             raise ConfigError(f"{key}.drop_every={self.drop_every!r}: must be an integer >= 1 (optimizer steps)")
-        if self.drop_every_epochs is not None and not (self.drop_every_epochs > 0 and
-                                                       math.isfinite(self.drop_every_epochs)):
+        if self.drop_every_epochs is not None and not (
+            self.drop_every_epochs > 0 and math.isfinite(self.drop_every_epochs)
+        ):
             raise ConfigError(f"{key}.drop_every_epochs={self.drop_every_epochs!r}: must be a number > 0 (epochs)")
         for name in ("drop_at", "drop_at_epochs", "drop_at_fractions"):
             at = getattr(self, name)
-            if at is not None and (not at or any(not (a > 0 and math.isfinite(a)) for a in at)
-                                   or any(b <= a for a, b in zip(at, at[1:]))):
+            if at is not None and (
+                not at or any(not (a > 0 and math.isfinite(a)) for a in at) or any(b <= a for a, b in zip(at, at[1:]))
+            ):
                 raise ConfigError(f"{key}.{name}={at!r}: must be a non-empty, increasing list of numbers > 0")
         if self.drop_at_fractions is not None and self.drop_at_fractions[-1] >= 1:
-            raise ConfigError(f"{key}.drop_at_fractions={self.drop_at_fractions!r}: must be fractions of the run, "
-                              f"below 1")
+            raise ConfigError(
+                f"{key}.drop_at_fractions={self.drop_at_fractions!r}: must be fractions of the run, below 1"
+            )
 
     def _unit(self) -> int | None:
         """Index in UNITS of the forms in effect."""
@@ -263,7 +278,7 @@ class Fixed(Schedule):
 
     def ignored_keys(self, key: str = "schedule") -> list[str]:
         used = self._unit()
-        return [f"{key}.{n}" for forms in self.UNITS[used + 1:] for n in forms if getattr(self, n) is not None]
+        return [f"{key}.{n}" for forms in self.UNITS[used + 1 :] for n in forms if getattr(self, n) is not None]
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> Fixed:
         unit = self._unit()
@@ -274,14 +289,17 @@ class Fixed(Schedule):
             if iters_per_epoch is None:
                 raise ValueError("fixed's drops are in epochs: call resolve(iters_per_epoch, total_steps) first")
             if self.drop_at_epochs is not None:
-                return dataclasses.replace(self, **clear, drop_at=[max(1, round(e * iters_per_epoch))
-                                                                   for e in self.drop_at_epochs])
-            return dataclasses.replace(self, **clear, drop_every=in_steps(None, self.drop_every_epochs,
-                                                                          iters_per_epoch, "drop_every"))
+                return dataclasses.replace(
+                    self, **clear, drop_at=[max(1, round(e * iters_per_epoch)) for e in self.drop_at_epochs]
+                )
+            return dataclasses.replace(
+                self, **clear, drop_every=in_steps(None, self.drop_every_epochs, iters_per_epoch, "drop_every")
+            )
         if total_steps is None:
             raise ValueError("fixed's drops are fractions of the run: call resolve(iters_per_epoch, total_steps)")
-        return dataclasses.replace(self, **clear, drop_at=sorted({max(1, round(f * total_steps))
-                                                                  for f in self.drop_at_fractions}))
+        return dataclasses.replace(
+            self, **clear, drop_at=sorted({max(1, round(f * total_steps)) for f in self.drop_at_fractions})
+        )
 
     def lr_at(self, it: int) -> float:
         # 11) count the drops already passed, then lr * drop**drops
@@ -290,5 +308,7 @@ class Fixed(Schedule):
         elif self.drop_at is not None:
             drops = sum(1 for at in self.drop_at if it >= at)
         else:
-            raise ValueError("fixed's drops are in epochs or fractions: call resolve(iters_per_epoch, total_steps) first")
+            raise ValueError(
+                "fixed's drops are in epochs or fractions: call resolve(iters_per_epoch, total_steps) first"
+            )
         return self.lr * self.drop**drops

@@ -28,8 +28,10 @@ def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, fl
     """(base_lr, max_lr) from a range test's result; ConfigError naming `key` if missing or malformed."""
     file = result_path(path)
     if not file.is_file():
-        raise ConfigError(f"{key}={path!r}: no range-test result at {file}; write one with "
-                          f"`python -m runner task=range_test` and pass its folder")
+        raise ConfigError(
+            f"{key}={path!r}: no range-test result at {file}; write one with "
+            f"`python -m runner task=range_test` and pass its folder"
+        )
     try:
         data = json.loads(file.read_text())
         base, top = float(data["suggested_base_lr"]), float(data["suggested_max_lr"])
@@ -37,6 +39,8 @@ def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, fl
         detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
         raise ConfigError(f"{key}={path!r}: {file} is not a range-test result ({detail})") from None
     if not (math.isfinite(base) and math.isfinite(top) and 0 < base < top):
-        raise ConfigError(f"{key}={path!r}: {file} holds unusable bounds (suggested_base_lr={base!r}, "
-                          f"suggested_max_lr={top!r}); need 0 < base < max")
+        raise ConfigError(
+            f"{key}={path!r}: {file} holds unusable bounds (suggested_base_lr={base!r}, "
+            f"suggested_max_lr={top!r}); need 0 < base < max"
+        )
     return base, top

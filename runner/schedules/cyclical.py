@@ -1,15 +1,15 @@
 """The CLR family: Smith's triangle between base_lr and max_lr, and how its amplitude scales.
 
-    triangular        full amplitude in every cycle
-    triangular2       the amplitude halves each cycle
-    exp_range         the amplitude times gamma**it; base_lr stays (bckenstler/CLR, torch's CyclicLR)
-    exp_range_bounds  both bounds times gamma**it: the whole triangle shrinks (Smith's paper text)
-    clr               the triangle times a scale function chosen by name (runner/schedules/scale_fns.py)
+triangular        full amplitude in every cycle
+triangular2       the amplitude halves each cycle
+exp_range         the amplitude times gamma**it; base_lr stays (bckenstler/CLR, torch's CyclicLR)
+exp_range_bounds  both bounds times gamma**it: the whole triangle shrinks (Smith's paper text)
+clr               the triangle times a scale function chosen by name (runner/schedules/scale_fns.py)
 
-    >>> from runner.schedules import build_schedule
-    >>> s = build_schedule({"name": "triangular", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20})
-    >>> [round(s.lr_at(i), 6) for i in (0, 10, 20, 30, 40)]
-    [0.001, 0.0035, 0.006, 0.0035, 0.001]
+>>> from runner.schedules import build_schedule
+>>> s = build_schedule({"name": "triangular", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20})
+>>> [round(s.lr_at(i), 6) for i in (0, 10, 20, 30, 40)]
+[0.001, 0.0035, 0.006, 0.0035, 0.001]
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ class Cyclical(Schedule):
 
     def resolve(self, iters_per_epoch: int, total_steps: int) -> Cyclical:
         return dataclasses.replace(
-            self, step_size=in_steps(self.step_size, self.step_size_epochs, iters_per_epoch, "step_size"),
-            step_size_epochs=None, step_size_down_epochs=None,
-            step_size_down=in_steps(self.step_size_down, self.step_size_down_epochs, iters_per_epoch,
-                                    "step_size_down"))
+            self,
+            step_size=in_steps(self.step_size, self.step_size_epochs, iters_per_epoch, "step_size"),
+            step_size_epochs=None,
+            step_size_down_epochs=None,
+            step_size_down=in_steps(self.step_size_down, self.step_size_down_epochs, iters_per_epoch, "step_size_down"),
+        )
 
     def _steps(self) -> tuple[int, int]:
         if self.step_size is None or (self.step_size_down is None and self.step_size_down_epochs is not None):

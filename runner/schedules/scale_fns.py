@@ -25,6 +25,7 @@ looked up there (lazily, only then):
 
 Nothing here imports torch or Hydra.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -79,13 +80,14 @@ def _load_entry_point(name: str, key: str) -> None:
         try:
             fn = ep.load()
         except Exception as exc:  # an installed package that fails to import: say which, in one line
-            raise ConfigError(f"{key}={name!r}: entry point {ep.value!r} (group {ENTRY_POINT_GROUP}) failed to "
-                              f"load: {type(exc).__name__}: {exc}") from None
+            raise ConfigError(
+                f"{key}={name!r}: entry point {ep.value!r} (group {ENTRY_POINT_GROUP}) failed to "
+                f"load: {type(exc).__name__}: {exc}"
+            ) from None
         if name not in SCALE_FNS:  # a module that registers itself on import needs nothing more
             if not callable(fn):
                 raise ConfigError(f"{key}={name!r}: entry point {ep.value!r} is not a function")
-            register_scale_fn(name, modes=getattr(fn, "scale_modes", MODES),
-                              note=getattr(fn, "scale_note", ""))(fn)
+            register_scale_fn(name, modes=getattr(fn, "scale_modes", MODES), note=getattr(fn, "scale_note", ""))(fn)
         return
 
 
@@ -94,8 +96,10 @@ def get_scale_fn(name: str, key: str = "schedule.scale_fn") -> ScaleFn:
     if name not in SCALE_FNS:
         _load_entry_point(name, key)
     if name not in SCALE_FNS:
-        raise ConfigError(f"{key}={name!r}: unknown scale function; allowed: {', '.join(available())} "
-                          f"(add one with @register_scale_fn or an entry point in group {ENTRY_POINT_GROUP})")
+        raise ConfigError(
+            f"{key}={name!r}: unknown scale function; allowed: {', '.join(available())} "
+            f"(add one with @register_scale_fn or an entry point in group {ENTRY_POINT_GROUP})"
+        )
     return SCALE_FNS.entry(name).build
 
 
@@ -106,14 +110,18 @@ def check_mode(name: str, scale_mode: str, key: str) -> None:
     modes = getattr(fn, "scale_modes", MODES)
     if scale_mode not in modes:
         note = getattr(fn, "scale_note", "")
-        raise ConfigError(f"{key}.scale_mode={scale_mode!r}: scale_fn {name!r} is meant for scale_mode="
-                          f"{' or '.join(modes)}" + (f"; {note}" if note else ""))
+        raise ConfigError(
+            f"{key}.scale_mode={scale_mode!r}: scale_fn {name!r} is meant for scale_mode="
+            f"{' or '.join(modes)}" + (f"; {note}" if note else "")
+        )
 
 
 # ---- built-ins ----------------------------------------------------------------------------------------------
-HALVING_TRAP = ("evaluated per iteration it halves the amplitude at every step, so the LR collapses onto base_lr "
-                "after the first few steps (the triangular2 trap reported against bckenstler/CLR, torch's CyclicLR "
-                "and TensorFlow Addons); use scale_mode=cycle")
+HALVING_TRAP = (
+    "evaluated per iteration it halves the amplitude at every step, so the LR collapses onto base_lr "
+    "after the first few steps (the triangular2 trap reported against bckenstler/CLR, torch's CyclicLR "
+    "and TensorFlow Addons); use scale_mode=cycle"
+)
 
 
 @register_scale_fn("one")

@@ -14,6 +14,7 @@ only by policies with lengths in epochs or tied to the run (one_cycle's total_st
 state_dict() holds plain data only (the step and the resolved policy's fields, a scale function by its name), so it
 round-trips through torch.save and torch.load(weights_only=True) and a fresh scheduler continues the same sequence.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,20 +46,32 @@ def set_momentum(optimizer: torch.optim.Optimizer, momentum: float | None) -> No
 class PolicyLR(LRScheduler):
     """Sets every parameter group's LR to policy.lr_at(step) (and momentum to momentum_at(step)) at each step()."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, policy: Schedule, last_epoch: int = -1, *,
-                 iters_per_epoch: int | None = None, total_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        policy: Schedule,
+        last_epoch: int = -1,
+        *,
+        iters_per_epoch: int | None = None,
+        total_steps: int | None = None,
+    ) -> None:
         try:
             self.policy = policy.resolve(iters_per_epoch, total_steps)
             self.policy.lr_at(0)
         except ConfigError:
             raise
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{policy.name}: lengths in epochs or tied to the run need "
-                             f"PolicyLR(..., iters_per_epoch=..., total_steps=...) ({exc})") from None
+            raise ValueError(
+                f"{policy.name}: lengths in epochs or tied to the run need "
+                f"PolicyLR(..., iters_per_epoch=..., total_steps=...) ({exc})"
+            ) from None
         if self.policy.momentum_at(0) is not None and not all(
-                "momentum" in g or "betas" in g for g in optimizer.param_groups):
-            raise ValueError(f"{policy.name} cycles momentum: the optimizer needs momentum (SGD) or betas (Adam); "
-                             f"set schedule.cycle_momentum=false")
+            "momentum" in g or "betas" in g for g in optimizer.param_groups
+        ):
+            raise ValueError(
+                f"{policy.name} cycles momentum: the optimizer needs momentum (SGD) or betas (Adam); "
+                f"set schedule.cycle_momentum=false"
+            )
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -67,8 +80,11 @@ class PolicyLR(LRScheduler):
         return [self.policy.lr_at(self.last_epoch)] * len(self.optimizer.param_groups)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_epoch": self.last_epoch, "policy": policy_state(self.policy),
-                "_last_lr": [float(lr) for lr in getattr(self, "_last_lr", [])]}
+        return {
+            "last_epoch": self.last_epoch,
+            "policy": policy_state(self.policy),
+            "_last_lr": [float(lr) for lr in getattr(self, "_last_lr", [])],
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.policy = build_schedule(dict(state_dict["policy"]))

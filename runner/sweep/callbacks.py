@@ -1,11 +1,12 @@
 """The Hydra callbacks of every command (conf/config.yaml, hydra.callbacks), in the order they run.
 
-    ValidateConfig  checks every job's config before Hydra makes a folder: a bad value on the command line leaves
-                    nothing behind, and a typo in the third value of a sweep fails before the first job trains
-    ThreadShare     gives each job of a parallel sweep its share of the cores
-    SweepReport     writes the sweep report when a multirun ends
-    ReleaseWorkers  stops the joblib launcher's idle workers when a multirun ends
+ValidateConfig  checks every job's config before Hydra makes a folder: a bad value on the command line leaves
+                nothing behind, and a typo in the third value of a sweep fails before the first job trains
+ThreadShare     gives each job of a parallel sweep its share of the cores
+SweepReport     writes the sweep report when a multirun ends
+ReleaseWorkers  stops the joblib launcher's idle workers when a multirun ends
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,10 +39,12 @@ def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:
     try:
         old_cfg = validate(OmegaConf.load(old_config))
     except ConfigError as e:
-        raise ConfigError(f"hydra.run.dir={str(run_dir)!r}: its .hydra/config.yaml no longer validates ({e}); "
-                          "choose a new folder") from None
-    checkpoint.refuse_changed_config(Path(str(run_dir)), checkpoint.config_dict(old_cfg),
-                                     checkpoint.config_dict(new_cfg))
+        raise ConfigError(
+            f"hydra.run.dir={str(run_dir)!r}: its .hydra/config.yaml no longer validates ({e}); choose a new folder"
+        ) from None
+    checkpoint.refuse_changed_config(
+        Path(str(run_dir)), checkpoint.config_dict(old_cfg), checkpoint.config_dict(new_cfg)
+    )
 
 
 def refuse_escaping_paths(config: DictConfig, keys: tuple[str, ...]) -> None:
@@ -54,8 +57,9 @@ def refuse_escaping_paths(config: DictConfig, keys: tuple[str, ...]) -> None:
             raw = raw.get(part) if isinstance(raw, dict) else None
         for text in {str(value), str(raw)}:
             if ".." in Path(text).parts:
-                raise ConfigError(f"{key}={text!r}: must not contain '..'; give an absolute path or a path below "
-                                  "the current folder")
+                raise ConfigError(
+                    f"{key}={text!r}: must not contain '..'; give an absolute path or a path below the current folder"
+                )
 
 
 class ValidateConfig(Callback):

@@ -4,6 +4,7 @@ Everything comes from files (multirun.yaml, each job's .hydra/ and summary.json)
 the jobs run in other processes and a job that was killed leaves no return value: a report built from files is the
 same whether the callback writes it at the end of a sweep or a user runs `python -m runner.report DIR` later.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -83,8 +84,9 @@ def found_runs(sweep_dir: Path) -> list[RunRecord]:
         job = (hydra_cfg.get("job") or {}).get("num")
         summary = summary_file.read(folder)
         problem = None if summary else "summary.json missing or unreadable (killed or still running?)"
-        runs.append(RunRecord(job=job, overrides=[str(o) for o in overrides], folder=folder, summary=summary,
-                              problem=problem))
+        runs.append(
+            RunRecord(job=job, overrides=[str(o) for o in overrides], folder=folder, summary=summary, problem=problem)
+        )
     return runs
 
 
@@ -98,7 +100,13 @@ def collect(sweep_dir: Path) -> list[RunRecord]:
         if num in by_job:
             records.append(by_job.pop(num))
         else:
-            records.append(RunRecord(job=num, overrides=overrides, folder=None,
-                                     problem="run folder missing (deleted, or the job never started)"))
+            records.append(
+                RunRecord(
+                    job=num,
+                    overrides=overrides,
+                    folder=None,
+                    problem="run folder missing (deleted, or the job never started)",
+                )
+            )
     records.extend(r for r in found if r.job is None or r.job in by_job)
     return sorted(records, key=lambda r: (r.job is None, r.job if r.job is not None else 0))

@@ -6,6 +6,7 @@ rows metrics.csv and eval.csv held, and the run's validated config. It is plain 
 lists, dicts), written whole to a temporary name, fsynced and renamed over the previous one, and read back with
 torch.load(weights_only=True), which refuses pickled callables instead of running them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,11 @@ def rng_state() -> dict[str, Any]:
     # pickled object of its own, more objects than the rest of a small model's checkpoint put together.
     version, words, gauss = random.getstate()
     np_state = np.random.get_state()
-    return {"python": [version, torch.tensor(words, dtype=torch.int64), gauss], "torch": torch.get_rng_state(),
-            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    return {
+        "python": [version, torch.tensor(words, dtype=torch.int64), gauss],
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+    }
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -62,8 +66,10 @@ def load(path: Path) -> dict[str, Any] | None:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"{path}: refused to load the checkpoint (not plain data or damaged: {first}); "
-                          "move it away to start the run afresh") from None
+        raise ConfigError(
+            f"{path}: refused to load the checkpoint (not plain data or damaged: {first}); "
+            "move it away to start the run afresh"
+        ) from None
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -93,5 +99,7 @@ def refuse_changed_config(run_dir: Path, old: dict[str, Any], new: dict[str, Any
         _a, _b = _flatten(old), _flatten(new)
         shown = ", ".join(f"{k}: {_a.get(k)!r} -> {_b.get(k)!r}" for k in differ[:4])
         more = f" (+{len(differ) - 4} more)" if len(differ) > 4 else ""
-        raise ConfigError(f"hydra.run.dir={str(run_dir)!r}: holds a run with another config, which a resume "
-                          f"would change ({shown}{more}); rerun with the same values or choose a new folder")
+        raise ConfigError(
+            f"hydra.run.dir={str(run_dir)!r}: holds a run with another config, which a resume "
+            f"would change ({shown}{more}); rerun with the same values or choose a new folder"
+        )

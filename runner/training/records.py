@@ -19,8 +19,9 @@ EVAL_COLUMNS = ("step", "epoch", "lr", "val_loss", "val_acc", "when")
 class CsvLog:
     """One CSV file kept open for the run, with a header and a bounded row buffer."""
 
-    def __init__(self, path: Path, columns: Sequence[str], flush_every: int = 500,
-                 keep_rows: int | None = None) -> None:
+    def __init__(
+        self, path: Path, columns: Sequence[str], flush_every: int = 500, keep_rows: int | None = None
+    ) -> None:
         """A new file with a header, or, with `keep_rows`, the existing file cut back to its first `keep_rows`
         rows (what the checkpoint saw): a resumed run then continues with no partial line and no repeated step."""
         self.path = Path(path)
@@ -40,7 +41,7 @@ class CsvLog:
     def _cut_back(self, keep_rows: int) -> None:
         with open(self.path, encoding="utf-8", newline="") as f:
             lines = f.read().split("\n")
-        header, body = lines[0], [ln for ln in lines[1:keep_rows + 1]]
+        header, body = lines[0], [ln for ln in lines[1 : keep_rows + 1]]
         if header != csv_text([self.columns]).rstrip("\n") or len(body) < keep_rows or any(not ln for ln in body):
             raise ValueError(f"{self.path}: holds fewer rows than its checkpoint recorded ({keep_rows})")
         write_text_atomic(self.path, "\n".join([header, *body]) + "\n")

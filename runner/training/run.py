@@ -175,7 +175,10 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
             finish()
         except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log
             log.exception("%s failed", step_name)
-            summary.postprocess_errors = [*(summary.postprocess_errors or []), f"{step_name}: {type(exc).__name__}: {exc}"]
+            summary.postprocess_errors = [
+                *(summary.postprocess_errors or []),
+                f"{step_name}: {type(exc).__name__}: {exc}",
+            ]
     summary.write(out_dir)
     log.info(
         "%s: status %s, final val_acc %s, %s",

@@ -32,8 +32,10 @@ class TrainerConfig:
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise ConfigError(f"{key}.checkpoint_every={self.checkpoint_every!r}: must be an integer >= 1 or null "
-                              "(null: only at the end)")
+            raise ConfigError(
+                f"{key}.checkpoint_every={self.checkpoint_every!r}: must be an integer >= 1 or null "
+                "(null: only at the end)"
+            )
 
 
 @dataclass

@@ -260,8 +260,12 @@ def test_plateau_climbed_into_from_below_is_escaped_only_after_it():
     y = np.piecewise(
         t,
         [t < 200, (t >= 200) & (t < 300), (t >= 300) & (t < 900), t >= 900],
-        [lambda x: 1.0 + (LN10 - 1.0) * np.exp(-x / 30), lambda x: 1.0 + (x - 200) / 100, 2.0,
-         lambda x: 2.0 * np.exp(-(x - 900) / 200)],
+        [
+            lambda x: 1.0 + (LN10 - 1.0) * np.exp(-x / 30),
+            lambda x: 1.0 + (x - 200) / 100,
+            2.0,
+            lambda x: 2.0 * np.exp(-(x - 900) / 200),
+        ],
     )
     sm = pl.ema(y)
     (p,) = pl.find_plateaus(t, sm, W, 0.05)
@@ -297,7 +301,13 @@ def test_plateau_fraction_known_layouts():
 # ---- steps_to_target ---------------------------------------------------------------------------------------
 def test_target_key_is_compact():
     assert [targets.target_key(x) for x in (0.9, 0.90, 0.95, 1, 1.0, 0.999, 9e-1)] == [
-        "0.9", "0.9", "0.95", "1", "1", "0.999", "0.9"
+        "0.9",
+        "0.9",
+        "0.95",
+        "1",
+        "1",
+        "0.999",
+        "0.9",
     ]
 
 
@@ -320,8 +330,16 @@ def test_steps_to_target_edge_cases():
 def test_analyze_run_is_json_ready():
     t, y = two_plateaus()
     res = run_analysis.analyze_run(
-        t, np.full(t.size, 0.05), noisy(y, 8), [400, 800, 1200, 1600], np.array([0.2, 0.5, 0.91, 0.96]),
-        beta=0.98, window=W, rel_drop=0.05, escape_drop=0.2, targets=[0.9, 0.95, 0.99],
+        t,
+        np.full(t.size, 0.05),
+        noisy(y, 8),
+        [400, 800, 1200, 1600],
+        np.array([0.2, 0.5, 0.91, 0.96]),
+        beta=0.98,
+        window=W,
+        rel_drop=0.05,
+        escape_drop=0.2,
+        targets=[0.9, 0.95, 0.99],
     )
     assert set(res) == {"plateaus", "escape_step", "escape_lr", "plateau_fraction", "steps_to_target"}
     assert len(res["plateaus"]) == 2 and set(res["plateaus"][0]) == {"start", "end", "level"}
@@ -344,7 +362,10 @@ def test_analyze_run_degenerate_runs(losses):
     n = len(losses)
     res = run_analysis.analyze_run(list(range(n)), [0.1] * n, losses, [], [], targets=[0.9])
     assert res == {
-        "plateaus": [], "escape_step": None, "escape_lr": None, "plateau_fraction": 0.0,
+        "plateaus": [],
+        "escape_step": None,
+        "escape_lr": None,
+        "plateau_fraction": 0.0,
         "steps_to_target": {"0.9": None},
     }
     json.dumps(res, allow_nan=False)

@@ -59,18 +59,26 @@ IN_CONTEXT = [
     (["schedule=clr", "schedule.scale_fn={}"], "schedule.scale_fn", ["nope"]),
 ]
 WHOLE = [
-    (["schedule=bogus"], "schedule=bogus"), (["model=bogus"], "model=bogus"), (["dataset=bogus"], "dataset=bogus"),
-    (["optimizer=bogus"], "optimizer=bogus"), (["trainer=bogus"], "trainer=bogus"),
-    (["analysis=bogus"], "analysis=bogus"), (["experiment=bogus"], "experiment=bogus"),
-    (["schedule.bogus=1"], "schedule.bogus"), (["trainer.bogus=1"], "trainer.bogus"), (["bogus=1"], "bogus"),
+    (["schedule=bogus"], "schedule=bogus"),
+    (["model=bogus"], "model=bogus"),
+    (["dataset=bogus"], "dataset=bogus"),
+    (["optimizer=bogus"], "optimizer=bogus"),
+    (["trainer=bogus"], "trainer=bogus"),
+    (["analysis=bogus"], "analysis=bogus"),
+    (["experiment=bogus"], "experiment=bogus"),
+    (["schedule.bogus=1"], "schedule.bogus"),
+    (["trainer.bogus=1"], "trainer.bogus"),
+    (["bogus=1"], "bogus"),
     (["schedule.step_size_epochs=null"], "schedule.step_size"),
     (["schedule.step_size=null", "schedule.step_size_epochs=null"], "schedule.step_size"),
     (["schedule.base_lr=0.1"], "schedule.base_lr"),
 ]
 
-CASES = ([([f"{k}={v}"], k) for k, values in BAD_VALUES.items() for v in values]
-         + [([o.format(v) for o in overrides], key) for overrides, key, values in IN_CONTEXT for v in values]
-         + WHOLE)
+CASES = (
+    [([f"{k}={v}"], k) for k, values in BAD_VALUES.items() for v in values]
+    + [([o.format(v) for o in overrides], key) for overrides, key, values in IN_CONTEXT for v in values]
+    + WHOLE
+)
 
 
 def test_the_table_holds_at_least_a_hundred_cases():
@@ -121,11 +129,14 @@ def test_the_command_line_exits_2_with_that_line_and_leaves_nothing(tmp_path, ov
     assert not run_dir.exists() and not (tmp_path / "outputs").exists()
 
 
-@pytest.mark.parametrize("args,key", [
-    (["hydra.run.dir=outputs/../../escaped"], "hydra.run.dir"),
-    (["-m", "hydra.sweep.dir=sweeps/../../escaped"], "hydra.sweep.dir"),
-    (["-m", "hydra.sweep.subdir=../escaped"], "hydra.sweep.subdir"),
-])
+@pytest.mark.parametrize(
+    "args,key",
+    [
+        (["hydra.run.dir=outputs/../../escaped"], "hydra.run.dir"),
+        (["-m", "hydra.sweep.dir=sweeps/../../escaped"], "hydra.sweep.dir"),
+        (["-m", "hydra.sweep.subdir=../escaped"], "hydra.sweep.subdir"),
+    ],
+)
 def test_output_paths_cannot_climb_out_with_dot_dot(tmp_path, args, key):
     inner = tmp_path / "a" / "b"
     inner.mkdir(parents=True)

@@ -1,4 +1,5 @@
 """The real command line, end to end, in a temporary folder: the run-folder contract, sweeps, previews, errors."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,14 @@ SUMMARY_KEYS = {"status", "schedule", "seed", "steps", "final_val_acc", "best_va
 
 def assert_run_folder(run_dir, steps: int) -> dict:
     """The output contract (README, "What a run leaves") of one completed run."""
-    for name in ("metrics.csv", "eval.csv", "summary.json", "curves.png", ".hydra/config.yaml",
-                 ".hydra/overrides.yaml"):
+    for name in (
+        "metrics.csv",
+        "eval.csv",
+        "summary.json",
+        "curves.png",
+        ".hydra/config.yaml",
+        ".hydra/overrides.yaml",
+    ):
         assert (run_dir / name).exists(), name
     assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = read_csv(run_dir / "metrics.csv")
@@ -44,8 +51,14 @@ def test_default_triangular2_run_leaves_the_contract_and_learns(cli, tmp_path):
 
 def test_max_steps_run_matches_the_formula_and_evaluates_at_cycle_ends(cli, tmp_path):
     run_dir = tmp_path / "run"
-    proc = cli("schedule=triangular2", "schedule.base_lr=0.001", "schedule.max_lr=0.006", "schedule.step_size=20",
-               "trainer.max_steps=200", f"hydra.run.dir={run_dir}")
+    proc = cli(
+        "schedule=triangular2",
+        "schedule.base_lr=0.001",
+        "schedule.max_lr=0.006",
+        "schedule.step_size=20",
+        "trainer.max_steps=200",
+        f"hydra.run.dir={run_dir}",
+    )
     assert proc.returncode == 0, proc.stderr
     assert_run_folder(run_dir, steps=200)
     for r in read_csv(run_dir / "metrics.csv"):
@@ -57,8 +70,7 @@ def test_max_steps_run_matches_the_formula_and_evaluates_at_cycle_ends(cli, tmp_
 
 def test_a_sweep_writes_one_folder_per_schedule_under_one_sweep_folder(cli, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = cli("-m", "schedule=constant,triangular,triangular2", "trainer.max_steps=100",
-               f"hydra.sweep.dir={sweep}")
+    proc = cli("-m", "schedule=constant,triangular,triangular2", "trainer.max_steps=100", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 0, proc.stderr
     runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert runs == ["0-constant-seed0", "1-triangular-seed0", "2-triangular2-seed0"]
@@ -69,8 +81,14 @@ def test_a_sweep_writes_one_folder_per_schedule_under_one_sweep_folder(cli, tmp_
 
 def test_preview_draws_the_seed_figure_without_training(cli, tmp_path):
     out = tmp_path / "preview"
-    proc = cli("task=preview", "schedule=triangular2", "schedule.base_lr=1e-6", "schedule.max_lr=1e-3",
-               "schedule.step_size=1000", f"hydra.run.dir={out}")
+    proc = cli(
+        "task=preview",
+        "schedule=triangular2",
+        "schedule.base_lr=1e-6",
+        "schedule.max_lr=1e-3",
+        "schedule.step_size=1000",
+        f"hydra.run.dir={out}",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "schedule.png").read_bytes()[:4] == b"\x89PNG"
     assert not (out / "metrics.csv").exists()
@@ -150,8 +168,9 @@ def test_an_existing_run_folder_is_never_overwritten(cli, tmp_path):
     # The same command again: the run is complete, so nothing is re-run or rewritten.
     proc = cli("trainer.max_steps=10", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0 and "nothing to do" in proc.stdout + proc.stderr
-    assert {name: (run_dir / name).read_bytes() for name in files if name != ".hydra/config.yaml"} == \
-        {name: data for name, data in before.items() if name != ".hydra/config.yaml"}
+    assert {name: (run_dir / name).read_bytes() for name in files if name != ".hydra/config.yaml"} == {
+        name: data for name, data in before.items() if name != ".hydra/config.yaml"
+    }
     assert math.isfinite(read_json(run_dir / "summary.json")["final_val_acc"])
 
 
@@ -160,8 +179,7 @@ def test_preview_draws_lr_and_momentum_for_every_schedule_file(cli, tmp_path):
 
     names = options("schedule")
     sweep = tmp_path / "previews"
-    proc = cli("-m", "task=preview", f"schedule={','.join(names)}", "preview.steps=1080",
-               f"hydra.sweep.dir={sweep}")
+    proc = cli("-m", "task=preview", f"schedule={','.join(names)}", "preview.steps=1080", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 0, proc.stderr
     folders = {p.name.split("-")[1]: p for p in sweep.iterdir() if p.is_dir()}
     assert sorted(folders) == sorted(names)

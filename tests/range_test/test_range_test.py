@@ -1,5 +1,6 @@
 """The LR range test: the LR ramp, the suggestion rule on synthetic curves with known answers, the model and
 optimizer left untouched, the three files through the real CLI, and schedule.bounds_from chaining into training."""
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,21 @@ def test_model_optimizer_and_rng_are_identical_after_the_test():
     buffers = {i: s["momentum_buffer"].clone() for i, s in enumerate(optimizer.state.values())}
     groups = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
     rng = torch.get_rng_state()
-    result = lr_range_test(model, optimizer, data, min_lr=1e-3, max_lr=1.0, steps=60, mode="exponential",
-                           batch_size=32, seed=0, smoothing=0.9, diverge_factor=4.0, eval_every=20, eval_size=100)
+    result = lr_range_test(
+        model,
+        optimizer,
+        data,
+        min_lr=1e-3,
+        max_lr=1.0,
+        steps=60,
+        mode="exponential",
+        batch_size=32,
+        seed=0,
+        smoothing=0.9,
+        diverge_factor=4.0,
+        eval_every=20,
+        eval_size=100,
+    )
     assert len(result.lrs) > 10
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
     assert all(torch.equal(buffers[i], s["momentum_buffer"]) for i, s in enumerate(optimizer.state.values()))
@@ -91,19 +105,35 @@ def test_model_optimizer_and_rng_are_identical_after_the_test():
 
 def test_the_test_stops_once_the_loss_diverges():
     _, data, model, optimizer = digits_setup()
-    result = lr_range_test(model, optimizer, data, min_lr=1e-3, max_lr=1e4, steps=200, mode="exponential",
-                           batch_size=32, seed=0, smoothing=0.9, diverge_factor=4.0, eval_every=50, eval_size=100)
+    result = lr_range_test(
+        model,
+        optimizer,
+        data,
+        min_lr=1e-3,
+        max_lr=1e4,
+        steps=200,
+        mode="exponential",
+        batch_size=32,
+        seed=0,
+        smoothing=0.9,
+        diverge_factor=4.0,
+        eval_every=50,
+        eval_size=100,
+    )
     assert result.stopped in ("diverged", "not_finite") and len(result.lrs) < 200
 
 
 # ---- schedule.bounds_from -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("content,detail", [
-    (None, "no range-test result"),
-    ("{not json", "is not a range-test result"),
-    ('{"suggested_base_lr": 0.01}', "missing 'suggested_max_lr'"),
-    ('{"suggested_base_lr": 0.1, "suggested_max_lr": 0.01}', "unusable bounds"),
-    ('{"suggested_base_lr": NaN, "suggested_max_lr": 0.01}', "unusable bounds"),
-])
+@pytest.mark.parametrize(
+    "content,detail",
+    [
+        (None, "no range-test result"),
+        ("{not json", "is not a range-test result"),
+        ('{"suggested_base_lr": 0.01}', "missing 'suggested_max_lr'"),
+        ('{"suggested_base_lr": 0.1, "suggested_max_lr": 0.01}', "unusable bounds"),
+        ('{"suggested_base_lr": NaN, "suggested_max_lr": 0.01}', "unusable bounds"),
+    ],
+)
 def test_a_missing_or_malformed_result_is_one_line_naming_the_key(tmp_path, content, detail):
     if content is not None:
         (tmp_path / "range_test.json").write_text(content)
@@ -146,8 +176,14 @@ def test_range_test_then_training_with_its_bounds(cli, tmp_path):
     result = assert_range_test_folder(tmp_path / "rt")
     assert not (tmp_path / "rt" / "metrics.csv").exists()
     # The bounds chain into training: an explicit base_lr gives way to the file's, and metrics.csv shows them.
-    proc = cli("schedule=triangular", "schedule.bounds_from=rt", "schedule.base_lr=0.0123", "schedule.step_size=10",
-               "trainer.max_steps=40", "hydra.run.dir=train")
+    proc = cli(
+        "schedule=triangular",
+        "schedule.bounds_from=rt",
+        "schedule.base_lr=0.0123",
+        "schedule.step_size=10",
+        "trainer.max_steps=40",
+        "hydra.run.dir=train",
+    )
     assert proc.returncode == 0, proc.stderr
     lrs = [float(r["lr"]) for r in read_csv(tmp_path / "train" / "metrics.csv")]
     assert lrs[0] == lrs[20] == lrs[40 - 20] == result["suggested_base_lr"]
@@ -164,17 +200,26 @@ def test_bounds_from_a_missing_folder_exits_2_before_any_work(cli, tmp_path):
 
 
 def test_bad_range_test_values_are_refused_naming_the_key(cli, tmp_path):
-    for override, key in (("range_test.mode=cosine", "range_test.mode"),
-                          ("range_test.max_lr=0.00001", "range_test.max_lr"),
-                          ("range_test.diverge_factor=1", "range_test.diverge_factor")):
+    for override, key in (
+        ("range_test.mode=cosine", "range_test.mode"),
+        ("range_test.max_lr=0.00001", "range_test.max_lr"),
+        ("range_test.diverge_factor=1", "range_test.diverge_factor"),
+    ):
         proc = cli("task=range_test", override, f"hydra.run.dir={tmp_path / 'run'}")
         assert proc.returncode == 2 and proc.stderr.startswith(f"error: {key}"), proc.stderr
 
 
 def test_range_test_on_the_real_fashion_mnist(cli, tmp_path):
     real_fashion_mnist_or_skip()
-    proc = cli("task=range_test", "dataset=fashion_mnist", "dataset.subset=10000", f"dataset.root={tmp_path}/data",
-               f"dataset.system_dir={DEBIAN_DIR}", "trainer.threads=1", "hydra.run.dir=rt")
+    proc = cli(
+        "task=range_test",
+        "dataset=fashion_mnist",
+        "dataset.subset=10000",
+        f"dataset.root={tmp_path}/data",
+        f"dataset.system_dir={DEBIAN_DIR}",
+        "trainer.threads=1",
+        "hydra.run.dir=rt",
+    )
     assert proc.returncode == 0, proc.stderr
     result = assert_range_test_folder(tmp_path / "rt")
     assert result["dataset"] == "fashion_mnist" and result["train_images"] == 10000

@@ -1,4 +1,5 @@
 """Sweeps end to end: the report's files, rebuilding it from files, missing and failed runs, launchers, presets."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,8 +25,15 @@ def sweep6(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sweep6")
     sweep = root / "s1"
-    proc = run_cli("-m", "schedule=constant,triangular,triangular2", "seed=0,1", "trainer.max_steps=300",
-                   "trainer.progress=false", f"hydra.sweep.dir={sweep}", cwd=root)
+    proc = run_cli(
+        "-m",
+        "schedule=constant,triangular,triangular2",
+        "seed=0,1",
+        "trainer.max_steps=300",
+        "trainer.progress=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr
     return sweep
 
@@ -36,7 +44,8 @@ def test_a_sweep_leaves_its_report_and_every_run_its_analysis(sweep6):
     runs = read_csv(sweep6 / "runs.csv")
     assert len(runs) == 6
     assert sorted((r["schedule"], r["seed"]) for r in runs) == sorted(
-        (s, str(seed)) for s in ("constant", "triangular", "triangular2") for seed in (0, 1))
+        (s, str(seed)) for s in ("constant", "triangular", "triangular2") for seed in (0, 1)
+    )
     assert {r["status"] for r in runs} == {"completed"}
     groups = read_csv(sweep6 / "schedules.csv")
     assert [g["group"] for g in groups] == ["schedule=constant", "schedule=triangular", "schedule=triangular2"]
@@ -101,8 +110,17 @@ def test_a_failing_job_is_reported_and_the_sweep_exits_non_zero(cli, tmp_path):
     assert len(read_csv(sweep / runs["0"]["folder"] / "metrics.csv")) == 30  # the failed run keeps its rows
 
 
-FIGURES = ("schedule", "seed", "status", "steps", "final_val_acc", "best_val_acc", "steps_to_0.9",
-           "escape_step", "plateau_fraction")
+FIGURES = (
+    "schedule",
+    "seed",
+    "status",
+    "steps",
+    "final_val_acc",
+    "best_val_acc",
+    "steps_to_0.9",
+    "escape_step",
+    "plateau_fraction",
+)
 
 
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
@@ -134,8 +152,14 @@ def test_joblib_workers_split_the_cores_and_stop_when_the_sweep_ends(cli, tmp_pa
     from runner.training.build import available_cores
 
     before = loky_workers()
-    proc = cli("-m", "seed=0,1", "trainer.max_steps=20", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-               f"hydra.sweep.dir={tmp_path / 's'}")
+    proc = cli(
+        "-m",
+        "seed=0,1",
+        "trainer.max_steps=20",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    )
     assert proc.returncode == 0, proc.stderr
     threads = {int(r["threads"]) for r in read_csv(tmp_path / "s" / "runs.csv")}
     assert threads == {max(1, available_cores() // 2)}

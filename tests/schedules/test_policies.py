@@ -3,6 +3,7 @@ YAML files, and every rejected value. Pure numbers; torch only drives its own sc
 
     /work/venv/bin/python -m pytest tests/test_schedules.py -q
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,11 @@ def smith(it: int, base_lr: float, max_lr: float, step_size: int, scale) -> floa
 def torch_sequence(make, steps: int, optimizer: str = "sgd", lr: float = 0.1):
     """(lrs, momenta) a torch scheduler gives per optimizer step: the value used by step it, for it < steps."""
     param = torch.nn.Parameter(torch.zeros(1))
-    opt = (torch.optim.SGD([param], lr=lr, momentum=0.9) if optimizer == "sgd"
-           else torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999)))
+    opt = (
+        torch.optim.SGD([param], lr=lr, momentum=0.9)
+        if optimizer == "sgd"
+        else torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999))
+    )
     sched = make(opt)
     lrs, momenta = [], []
     for _ in range(steps):
@@ -55,14 +59,24 @@ def assert_close(got, want):
 
 
 # ---- Smith's formula and bckenstler's numbers -----------------------------------------------------------------
-@pytest.mark.parametrize("name, scale", [
-    ("triangular", lambda c, it: 1.0),
-    ("triangular2", lambda c, it: 1 / 2 ** (c - 1)),
-    ("exp_range", lambda c, it: 0.9995**it),
-])
+@pytest.mark.parametrize(
+    "name, scale",
+    [
+        ("triangular", lambda c, it: 1.0),
+        ("triangular2", lambda c, it: 1 / 2 ** (c - 1)),
+        ("exp_range", lambda c, it: 0.9995**it),
+    ],
+)
 def test_clr_family_follows_design_formula(name, scale):
-    policy = build_schedule({"name": name, "base_lr": 0.01, "max_lr": 0.1, "step_size": 37,
-                             **({"gamma": 0.9995} if name == "exp_range" else {})})
+    policy = build_schedule(
+        {
+            "name": name,
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size": 37,
+            **({"gamma": 0.9995} if name == "exp_range" else {}),
+        }
+    )
     for it in range(1000):
         assert abs(policy.lr_at(it) - smith(it, 0.01, 0.1, 37, scale)) <= 1e-12
         assert policy.cycle(it) == math.floor(1 + it / 74)
@@ -71,23 +85,32 @@ def test_clr_family_follows_design_formula(name, scale):
 def test_bckenstler_numbers_by_hand():
     # base 0.001, max 0.006, step 20: cycles of 40 steps; amplitude 0.005, halved per cycle for triangular2.
     tri2 = build_schedule({"name": "triangular2", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20})
-    by_hand = {0: 0.001, 10: 0.0035, 20: 0.006, 30: 0.0035, 40: 0.001,  # cycle 1, full amplitude
-               50: 0.00225, 60: 0.0035, 80: 0.001,                      # cycle 2: 0.001 + 0.0025 * triangle
-               90: 0.001625, 100: 0.00225, 120: 0.001}                  # cycle 3: 0.001 + 0.00125 * triangle
+    by_hand = {
+        0: 0.001,
+        10: 0.0035,
+        20: 0.006,
+        30: 0.0035,
+        40: 0.001,  # cycle 1, full amplitude
+        50: 0.00225,
+        60: 0.0035,
+        80: 0.001,  # cycle 2: 0.001 + 0.0025 * triangle
+        90: 0.001625,
+        100: 0.00225,
+        120: 0.001,
+    }  # cycle 3: 0.001 + 0.00125 * triangle
     for it, lr in by_hand.items():
         assert abs(tri2.lr_at(it) - lr) <= 1e-15, it
     tri = build_schedule({"name": "triangular", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20})
-    assert [round(tri.lr_at(i), 6) for i in (0, 5, 20, 35, 60, 100)] == [0.001, 0.00225, 0.006, 0.00225, 0.006,
-                                                                           0.006]
-    exp = build_schedule({"name": "exp_range", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20,
-                          "gamma": 0.99994})
+    assert [round(tri.lr_at(i), 6) for i in (0, 5, 20, 35, 60, 100)] == [0.001, 0.00225, 0.006, 0.00225, 0.006, 0.006]
+    exp = build_schedule({"name": "exp_range", "base_lr": 0.001, "max_lr": 0.006, "step_size": 20, "gamma": 0.99994})
     assert abs(exp.lr_at(20) - (0.001 + 0.005 * 0.99994**20)) <= 1e-15
     assert abs(exp.lr_at(70) - (0.001 + 0.005 * 0.5 * 0.99994**70)) <= 1e-15
 
 
 def test_exp_range_bounds_formula():
-    policy = build_schedule({"name": "exp_range_bounds", "base_lr": 0.01, "max_lr": 0.1, "step_size": 50,
-                             "gamma": 0.998})
+    policy = build_schedule(
+        {"name": "exp_range_bounds", "base_lr": 0.01, "max_lr": 0.1, "step_size": 50, "gamma": 0.998}
+    )
     for it in range(600):
         # both bounds decay: base_lr * g**it + (max_lr * g**it - base_lr * g**it) * triangle
         lo, hi = 0.01 * 0.998**it, 0.1 * 0.998**it
@@ -107,12 +130,18 @@ CYCLIC_CASES = [  # (our config, torch CyclicLR kwargs)
     ({"name": "triangular"}, {"mode": "triangular"}),
     ({"name": "triangular2"}, {"mode": "triangular2"}),
     ({"name": "exp_range", "gamma": 0.998}, {"mode": "exp_range", "gamma": 0.998}),
-    ({"name": "clr", "scale_fn": "exp_gamma", "gamma": 0.7, "scale_mode": "cycle"},
-     {"scale_fn": lambda x: 0.7**x, "scale_mode": "cycle"}),
-    ({"name": "clr", "scale_fn": "exp_gamma", "gamma": 0.999, "scale_mode": "iterations"},
-     {"scale_fn": lambda x: 0.999**x, "scale_mode": "iterations"}),
-    ({"name": "clr", "scale_fn": "halve_per_cycle", "scale_mode": "cycle"},
-     {"scale_fn": lambda x: 1 / 2.0 ** (x - 1), "scale_mode": "cycle"}),
+    (
+        {"name": "clr", "scale_fn": "exp_gamma", "gamma": 0.7, "scale_mode": "cycle"},
+        {"scale_fn": lambda x: 0.7**x, "scale_mode": "cycle"},
+    ),
+    (
+        {"name": "clr", "scale_fn": "exp_gamma", "gamma": 0.999, "scale_mode": "iterations"},
+        {"scale_fn": lambda x: 0.999**x, "scale_mode": "iterations"},
+    ),
+    (
+        {"name": "clr", "scale_fn": "halve_per_cycle", "scale_mode": "cycle"},
+        {"scale_fn": lambda x: 1 / 2.0 ** (x - 1), "scale_mode": "cycle"},
+    ),
 ]
 
 
@@ -121,11 +150,32 @@ CYCLIC_CASES = [  # (our config, torch CyclicLR kwargs)
 @pytest.mark.parametrize("cycle_momentum", [False, True])
 def test_cyclic_matches_torch_cycliclr(ours_cfg, torch_kwargs, up, down, cycle_momentum):
     steps = 5 * (up + (down or up)) + 3  # five cycles and a bit
-    policy = build_schedule({**ours_cfg, "base_lr": 0.01, "max_lr": 0.1, "step_size": up, "step_size_down": down,
-                             "cycle_momentum": cycle_momentum, "base_momentum": 0.8, "max_momentum": 0.9})
-    want_lr, want_m = torch_sequence(lambda opt: torch.optim.lr_scheduler.CyclicLR(
-        opt, base_lr=0.01, max_lr=0.1, step_size_up=up, step_size_down=down, cycle_momentum=cycle_momentum,
-        base_momentum=0.8, max_momentum=0.9, **torch_kwargs), steps)
+    policy = build_schedule(
+        {
+            **ours_cfg,
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size": up,
+            "step_size_down": down,
+            "cycle_momentum": cycle_momentum,
+            "base_momentum": 0.8,
+            "max_momentum": 0.9,
+        }
+    )
+    want_lr, want_m = torch_sequence(
+        lambda opt: torch.optim.lr_scheduler.CyclicLR(
+            opt,
+            base_lr=0.01,
+            max_lr=0.1,
+            step_size_up=up,
+            step_size_down=down,
+            cycle_momentum=cycle_momentum,
+            base_momentum=0.8,
+            max_momentum=0.9,
+            **torch_kwargs,
+        ),
+        steps,
+    )
     got_lr, got_m = ours(policy, steps)
     assert_close(got_lr, want_lr)
     if cycle_momentum:
@@ -137,8 +187,9 @@ def test_cyclic_matches_torch_cycliclr(ours_cfg, torch_kwargs, up, down, cycle_m
 def test_exp_range_bounds_differs_from_torch_exp_range():
     # The two meanings of exp_range agree at step 0 and part ways once gamma**it bites on base_lr.
     amp = build_schedule({"name": "exp_range", "base_lr": 0.01, "max_lr": 0.1, "step_size": 50, "gamma": 0.99})
-    bounds = build_schedule({"name": "exp_range_bounds", "base_lr": 0.01, "max_lr": 0.1, "step_size": 50,
-                             "gamma": 0.99})
+    bounds = build_schedule(
+        {"name": "exp_range_bounds", "base_lr": 0.01, "max_lr": 0.1, "step_size": 50, "gamma": 0.99}
+    )
     assert amp.lr_at(0) == bounds.lr_at(0) == 0.01
     assert amp.lr_at(100) == pytest.approx(0.01) and bounds.lr_at(100) == pytest.approx(0.01 * 0.99**100)
 
@@ -148,13 +199,36 @@ def test_exp_range_bounds_differs_from_torch_exp_range():
 @pytest.mark.parametrize("total, pct", [(1080, 0.3), (101, 0.25), (500, 0.45)])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_one_cycle_matches_torch_onecyclelr(three_phase, anneal, total, pct, optimizer):
-    policy = build_schedule({"name": "one_cycle", "max_lr": 0.1, "pct_start": pct, "anneal_strategy": anneal,
-                             "div_factor": 25.0, "final_div_factor": 1e4, "three_phase": three_phase,
-                             "base_momentum": 0.85, "max_momentum": 0.95}).resolve(45, total)
+    policy = build_schedule(
+        {
+            "name": "one_cycle",
+            "max_lr": 0.1,
+            "pct_start": pct,
+            "anneal_strategy": anneal,
+            "div_factor": 25.0,
+            "final_div_factor": 1e4,
+            "three_phase": three_phase,
+            "base_momentum": 0.85,
+            "max_momentum": 0.95,
+        }
+    ).resolve(45, total)
     assert policy.total_steps == total  # null means the run's length, given by resolve
-    want_lr, want_m = torch_sequence(lambda opt: torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=0.1, total_steps=total, pct_start=pct, anneal_strategy=anneal, three_phase=three_phase,
-        div_factor=25.0, final_div_factor=1e4, base_momentum=0.85, max_momentum=0.95), total, optimizer)
+    want_lr, want_m = torch_sequence(
+        lambda opt: torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=0.1,
+            total_steps=total,
+            pct_start=pct,
+            anneal_strategy=anneal,
+            three_phase=three_phase,
+            div_factor=25.0,
+            final_div_factor=1e4,
+            base_momentum=0.85,
+            max_momentum=0.95,
+        ),
+        total,
+        optimizer,
+    )
     got_lr, got_m = ours(policy, total)
     assert_close(got_lr, want_lr)
     assert_close(got_m, want_m)
@@ -165,8 +239,11 @@ def test_one_cycle_matches_torch_onecyclelr(three_phase, anneal, total, pct, opt
 def test_sgdr_matches_torch_cosine_warm_restarts(T_0, T_mult, eta_min):
     steps = 400
     policy = build_schedule({"name": "sgdr", "max_lr": 0.1, "eta_min": eta_min, "T_0": T_0, "T_mult": T_mult})
-    want_lr, _ = torch_sequence(lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-        opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min), steps, lr=0.1)
+    want_lr, _ = torch_sequence(
+        lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult, eta_min=eta_min),
+        steps,
+        lr=0.1,
+    )
     assert_close(ours(policy, steps)[0], want_lr)
     assert policy.momentum_at(5) is None
 
@@ -221,8 +298,16 @@ def test_fixed_drops_at_fractions_of_the_run_by_default():
 
 
 def test_step_sizes_in_epochs_resolve_for_every_length():
-    policy = build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size_epochs": 2,
-                             "step_size_down_epochs": 6, "scale_fn": "one"}).resolve(45, 1080)
+    policy = build_schedule(
+        {
+            "name": "clr",
+            "base_lr": 0.01,
+            "max_lr": 0.1,
+            "step_size_epochs": 2,
+            "step_size_down_epochs": 6,
+            "scale_fn": "one",
+        }
+    ).resolve(45, 1080)
     assert (policy.step_size, policy.step_size_down, policy.cycle_length()) == (90, 270, 360)
     sgdr = build_schedule({"name": "sgdr", "max_lr": 0.1, "T_0": None, "T_0_epochs": 1.6}).resolve(45, 1080)
     assert sgdr.T_0 == 72
@@ -239,16 +324,31 @@ def clean_registry():
 
 def test_user_scale_fn_from_a_module_is_selectable(clean_registry):
     module = types.ModuleType("user_scales")
-    exec("from runner.schedules.scale_fns import register_scale_fn\n"
-         "@register_scale_fn('inverse_cycle', modes=('cycle',))\n"
-         "def inverse_cycle(x, gamma):\n    return 1.0 / x\n", module.__dict__)
-    policy = build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10,
-                             "scale_fn": "inverse_cycle"})
+    exec(
+        "from runner.schedules.scale_fns import register_scale_fn\n"
+        "@register_scale_fn('inverse_cycle', modes=('cycle',))\n"
+        "def inverse_cycle(x, gamma):\n    return 1.0 / x\n",
+        module.__dict__,
+    )
+    policy = build_schedule(
+        {"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10, "scale_fn": "inverse_cycle"}
+    )
     assert policy.lr_at(10) == pytest.approx(0.1) and policy.lr_at(30) == pytest.approx(0.01 + 0.09 / 2)
-    with pytest.raises(ConfigError, match=r"^schedule\.scale_mode='iterations': scale_fn 'inverse_cycle' is meant "
-                                          r"for scale_mode=cycle$"):
-        build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10,
-                        "scale_fn": "inverse_cycle", "scale_mode": "iterations"})
+    with pytest.raises(
+        ConfigError,
+        match=r"^schedule\.scale_mode='iterations': scale_fn 'inverse_cycle' is meant "
+        r"for scale_mode=cycle$",
+    ):
+        build_schedule(
+            {
+                "name": "clr",
+                "base_lr": 0.01,
+                "max_lr": 0.1,
+                "step_size": 10,
+                "scale_fn": "inverse_cycle",
+                "scale_mode": "iterations",
+            }
+        )
 
 
 class FakeEntryPoint:
@@ -279,8 +379,11 @@ def test_entry_point_scale_fn_is_found_lazily(clean_registry, monkeypatch):
     policy = build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10, "scale_fn": "quarter"})
     assert ep.loads == 1 and policy.lr_at(10) == pytest.approx(0.01 + 0.09 * 0.25)
     assert calls and calls[0] == {"group": "clr_lab.scale_fns"}
-    with pytest.raises(ConfigError, match=r"^schedule\.scale_fn='broken': entry point 'mypkg.broken:fn' .*"
-                                          r"ImportError: No module named 'mypkg'$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^schedule\.scale_fn='broken': entry point 'mypkg.broken:fn' .*"
+        r"ImportError: No module named 'mypkg'$",
+    ):
         build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10, "scale_fn": "broken"})
     with pytest.raises(ConfigError) as err:
         build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10, "scale_fn": "nope"})
@@ -289,11 +392,20 @@ def test_entry_point_scale_fn_is_found_lazily(clean_registry, monkeypatch):
 
 def test_unknown_scale_fn_is_one_line_naming_the_key():
     with pytest.raises(ConfigError) as err:
-        build_schedule({"name": "clr", "base_lr": 0.01, "max_lr": 0.1, "step_size": 10,
-                        "scale_fn": "__import__('os').system('echo hi')"})
+        build_schedule(
+            {
+                "name": "clr",
+                "base_lr": 0.01,
+                "max_lr": 0.1,
+                "step_size": 10,
+                "scale_fn": "__import__('os').system('echo hi')",
+            }
+        )
     message = str(err.value)
-    assert message.startswith("schedule.scale_fn=\"__import__('os').system('echo hi')\": unknown scale function; "
-                              "allowed: exp_gamma, halve_per_cycle, one")
+    assert message.startswith(
+        "schedule.scale_fn=\"__import__('os').system('echo hi')\": unknown scale function; "
+        "allowed: exp_gamma, halve_per_cycle, one"
+    )
     assert "\n" not in message
 
 
@@ -306,17 +418,23 @@ REJECTED = [  # (name, overrides, the key the one-line message starts with)
     ("triangular", {**CLR, "max_lr": 0.0}, "schedule.max_lr=0.0"),
     ("triangular", {**CLR, "base_lr": 0.2}, "schedule.base_lr=0.2: must be below schedule.max_lr=0.1"),
     ("triangular", {**CLR, "step_size": 0}, "schedule.step_size=0"),
-    ("triangular", {**CLR, "step_size": None, "step_size_epochs": None},
-     "schedule.step_size=None, schedule.step_size_epochs=None: must set one of the two"),
+    (
+        "triangular",
+        {**CLR, "step_size": None, "step_size_epochs": None},
+        "schedule.step_size=None, schedule.step_size_epochs=None: must set one of the two",
+    ),
     ("triangular", {**CLR, "step_size": None, "step_size_epochs": -2.0}, "schedule.step_size_epochs=-2.0"),
     ("triangular", {**CLR, "step_size_down": 0}, "schedule.step_size_down=0"),
     ("triangular", {**CLR, "step_size_down_epochs": 0.0}, "schedule.step_size_down_epochs=0.0"),
     ("triangular", {**CLR, "base_momentum": 0.95}, "schedule.base_momentum=0.95: must not exceed"),
     ("triangular", {**CLR, "max_momentum": 1.0}, "schedule.max_momentum=1.0: must be in [0, 1)"),
     ("triangular", {**CLR, "base_momentum": -0.1}, "schedule.base_momentum=-0.1"),
-    ("triangular2", {**CLR, "scale_mode": "iterations"},
-     "schedule.scale_mode='iterations': scale_fn 'halve_per_cycle' is meant for scale_mode=cycle; evaluated per "
-     "iteration it halves the amplitude at every step"),
+    (
+        "triangular2",
+        {**CLR, "scale_mode": "iterations"},
+        "schedule.scale_mode='iterations': scale_fn 'halve_per_cycle' is meant for scale_mode=cycle; evaluated per "
+        "iteration it halves the amplitude at every step",
+    ),
     ("triangular2", {**CLR, "scale_mode": "epoch"}, "schedule.scale_mode='epoch': must be one of cycle, iterations"),
     ("exp_range", {**CLR, "gamma": 1.5}, "schedule.gamma=1.5: must be in (0, 1]"),
     ("exp_range", {**CLR, "gamma": 0.0}, "schedule.gamma=0.0: must be in (0, 1]"),
@@ -349,7 +467,11 @@ REJECTED = [  # (name, overrides, the key the one-line message starts with)
     ("fixed", {"drop": 1.5, "drop_every": 5}, "schedule.drop=1.5"),
     ("fixed", {"drop_at_fractions": None}, "schedule.drop_at_fractions=None: must say where the LR drops"),
     ("fixed", {"drop_every": 5, "drop_at": [10]}, "schedule.drop_every=5, schedule.drop_at=[10]: must set at most one"),
-    ("fixed", {"drop_every_epochs": 2.0, "drop_at_epochs": [3.0]}, "schedule.drop_every_epochs=2.0, schedule.drop_at_epochs"),
+    (
+        "fixed",
+        {"drop_every_epochs": 2.0, "drop_at_epochs": [3.0]},
+        "schedule.drop_every_epochs=2.0, schedule.drop_at_epochs",
+    ),
     ("fixed", {"drop_at_fractions": [0.5, 1.0]}, "schedule.drop_at_fractions=[0.5, 1.0]: must be fractions of the run"),
     ("fixed", {"drop_every": 0}, "schedule.drop_every=0"),
     ("fixed", {"drop_every_epochs": -1.0}, "schedule.drop_every_epochs=-1.0"),
@@ -377,8 +499,9 @@ def test_one_cycle_too_short_for_the_run_is_refused_at_resolve():
 
 
 def test_unresolved_lengths_say_what_to_call():
-    policy = build_schedule({"name": "triangular", "base_lr": 0.01, "max_lr": 0.1, "step_size": None,
-                             "step_size_epochs": 4})
+    policy = build_schedule(
+        {"name": "triangular", "base_lr": 0.01, "max_lr": 0.1, "step_size": None, "step_size_epochs": 4}
+    )
     with pytest.raises(ValueError, match="resolve"):
         policy.lr_at(0)
     with pytest.raises(ValueError, match="resolve"):
@@ -431,8 +554,10 @@ def test_user_scale_fn_selectable_from_the_config(clean_registry):
 def test_schedules_module_imports_neither_torch_nor_hydra():
     import subprocess
 
-    code = ("import sys, runner.schedules, runner.schedules.scale_fns; "
-            "print(any(m.split('.')[0] in ('torch', 'hydra') for m in sys.modules))")
+    code = (
+        "import sys, runner.schedules, runner.schedules.scale_fns; "
+        "print(any(m.split('.')[0] in ('torch', 'hydra') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

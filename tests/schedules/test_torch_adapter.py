@@ -3,6 +3,7 @@ torch.save / torch.load(weights_only=True) mid-cycle and continues the same sequ
 
     /work/venv/bin/python -m pytest tests/test_lr_scheduler.py -q
 """
+
 from __future__ import annotations
 
 import io
@@ -95,11 +96,12 @@ def test_state_dict_mid_cycle_continues_the_sequence(name, kind):
     assert fresh.get_last_lr() == pytest.approx([expected[2 * 23]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "scheduler.step() before optimizer.step()" after a load
-        assert run(fresh_opt, fresh, TOTAL - 23) == pytest.approx(expected[2 * 23:], abs=1e-12)
+        assert run(fresh_opt, fresh, TOTAL - 23) == pytest.approx(expected[2 * 23 :], abs=1e-12)
 
 
 def test_user_scale_fn_survives_the_round_trip():
     try:
+
         @scale_fns.register_scale_fn("test_thirds")
         def thirds(x, gamma):
             return 1.0 / 3.0
@@ -124,8 +126,13 @@ def test_adapter_matches_torch_cycliclr_with_momentum():
     opt = make_optimizer()
     ours = run(opt, PolicyLR(opt, build_schedule({"name": "triangular2", **CLR, "cycle_momentum": True})), 80)
     opt = make_optimizer()
-    theirs = run(opt, torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=7,
-                                                         step_size_down=11, mode="triangular2"), 80)
+    theirs = run(
+        opt,
+        torch.optim.lr_scheduler.CyclicLR(
+            opt, base_lr=0.01, max_lr=0.1, step_size_up=7, step_size_down=11, mode="triangular2"
+        ),
+        80,
+    )
     assert ours == pytest.approx(theirs, abs=1e-9)
 
 
@@ -133,8 +140,12 @@ def test_run_length_is_required_only_where_needed():
     with pytest.raises(ValueError, match="total_steps"):
         PolicyLR(make_optimizer(), build_schedule({"name": "one_cycle"}))
     with pytest.raises(ValueError, match="iters_per_epoch"):
-        PolicyLR(make_optimizer(), build_schedule({"name": "triangular", "base_lr": 0.01, "max_lr": 0.1,
-                                                   "step_size": None, "step_size_epochs": 2}))
+        PolicyLR(
+            make_optimizer(),
+            build_schedule(
+                {"name": "triangular", "base_lr": 0.01, "max_lr": 0.1, "step_size": None, "step_size_epochs": 2}
+            ),
+        )
     PolicyLR(make_optimizer(), build_schedule({"name": "triangular", **CLR}))
 
 

@@ -1,4 +1,5 @@
 """The training loop called directly with built objects: LR per step, evaluation points, reproducibility."""
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,18 @@ def run(tmp_path, schedule: dict, steps: int, seed: int = 0, batch_size: int = 1
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
     policy = build_schedule(schedule).resolve(iters_per_epoch=math.ceil(96 / batch_size), total_steps=steps)
-    with CsvLog(tmp_path / "metrics.csv", METRICS_COLUMNS) as metrics, \
-            CsvLog(tmp_path / "eval.csv", EVAL_COLUMNS) as evals:
-        result = train(model, optimizer, policy, tiny_data(), LoopPlan(steps=steps, batch_size=batch_size, seed=seed),
-                       Hooks(metrics=metrics, evals=evals, **kw))
+    with (
+        CsvLog(tmp_path / "metrics.csv", METRICS_COLUMNS) as metrics,
+        CsvLog(tmp_path / "eval.csv", EVAL_COLUMNS) as evals,
+    ):
+        result = train(
+            model,
+            optimizer,
+            policy,
+            tiny_data(),
+            LoopPlan(steps=steps, batch_size=batch_size, seed=seed),
+            Hooks(metrics=metrics, evals=evals, **kw),
+        )
     return result, read_csv(tmp_path / "metrics.csv"), read_csv(tmp_path / "eval.csv")
 
 
@@ -91,5 +100,7 @@ def test_adam_records_beta1_as_momentum(tmp_path):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.85, 0.999))
     policy = build_schedule({"name": "constant", "lr": 0.01})
     with CsvLog(tmp_path / "m.csv", METRICS_COLUMNS) as m, CsvLog(tmp_path / "e.csv", EVAL_COLUMNS) as e:
-        train(model, optimizer, policy, tiny_data(), LoopPlan(steps=5, batch_size=16, seed=0), Hooks(metrics=m, evals=e))
+        train(
+            model, optimizer, policy, tiny_data(), LoopPlan(steps=5, batch_size=16, seed=0), Hooks(metrics=m, evals=e)
+        )
     assert {float(r["momentum"]) for r in read_csv(tmp_path / "m.csv")} == {0.85}

@@ -3,6 +3,7 @@
 A resumed run must be the run that would have happened: metrics.csv, eval.csv and the final weights are compared
 byte for byte and tensor for tensor with an uninterrupted run of the same command.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,13 @@ POLICIES = {
     "exp_range": ["schedule=exp_range", "schedule.step_size=20", "schedule.gamma=0.99"],
     "one_cycle": ["schedule=one_cycle"],  # cycles momentum too: the optimizer state must come back exactly
 }
-COMMON = [f"trainer.max_steps={STEPS}", "trainer.checkpoint_every=25", "trainer.threads=1",
-          "trainer.progress=false", "model.dropout=0.2"]  # dropout: the torch RNG state must come back too
+COMMON = [
+    f"trainer.max_steps={STEPS}",
+    "trainer.checkpoint_every=25",
+    "trainer.threads=1",
+    "trainer.progress=false",
+    "model.dropout=0.2",
+]  # dropout: the torch RNG state must come back too
 
 
 def run(run_dir, *args, cwd):
@@ -86,8 +92,15 @@ def assert_clean_records(run_dir) -> None:
 
 
 def test_twenty_random_kills_never_corrupt_the_records_or_block_a_resume(tmp_path):
-    args = ["schedule=triangular2", "schedule.step_size=40", "trainer.max_steps=800", "trainer.threads=1",
-            "trainer.checkpoint_every=7", "trainer.flush_every=5", "trainer.progress=false"]
+    args = [
+        "schedule=triangular2",
+        "schedule.step_size=40",
+        "trainer.max_steps=800",
+        "trainer.threads=1",
+        "trainer.checkpoint_every=7",
+        "trainer.flush_every=5",
+        "trainer.progress=false",
+    ]
     reference = tmp_path / "reference"
     assert run_cli(*args, f"hydra.run.dir={reference}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "run"
@@ -96,8 +109,13 @@ def test_twenty_random_kills_never_corrupt_the_records_or_block_a_resume(tmp_pat
     env.pop("HYDRA_FULL_ERROR", None)
     kills = 0
     while kills < 20:
-        proc = subprocess.Popen([sys.executable, "-m", "runner", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", *args, f"hydra.run.dir={run_dir}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # Wait until the process trains (imports take a while), then kill at a random moment, often mid-write:
         # a checkpoint every 7 steps and a flush every 5 rows.
         deadline = time.monotonic() + 60
@@ -120,18 +138,31 @@ def test_twenty_random_kills_never_corrupt_the_records_or_block_a_resume(tmp_pat
 
 
 def test_sigterm_checkpoints_exits_143_and_the_rerun_completes_identically(tmp_path):
-    args = ["schedule=triangular", "schedule.step_size=100", "trainer.max_steps=2000", "trainer.threads=1",
-            "trainer.progress=false"]
+    args = [
+        "schedule=triangular",
+        "schedule.step_size=100",
+        "trainer.max_steps=2000",
+        "trainer.threads=1",
+        "trainer.progress=false",
+    ]
     reference = tmp_path / "reference"
     assert run_cli(*args, f"hydra.run.dir={reference}", cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     env.pop("HYDRA_FULL_ERROR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "runner", *args, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len((run_dir / "metrics.csv").read_text().splitlines()
-                                              if (run_dir / "metrics.csv").exists() else []) < 2:
+    while (
+        time.monotonic() < deadline
+        and len((run_dir / "metrics.csv").read_text().splitlines() if (run_dir / "metrics.csv").exists() else []) < 2
+    ):
         time.sleep(0.02)  # the handler is in place once rows are being written
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
@@ -158,8 +189,9 @@ def test_injected_nan_ends_diverged_with_earlier_rows_and_curves(cli, tmp_path):
 
 def test_an_absurd_max_lr_diverges_and_the_rest_of_the_sweep_completes(cli, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = cli("-m", "schedule.max_lr=1e6,0.1", "schedule.step_size=20", "trainer.max_steps=100",
-               f"hydra.sweep.dir={sweep}")
+    proc = cli(
+        "-m", "schedule.max_lr=1e6,0.1", "schedule.step_size=20", "trainer.max_steps=100", f"hydra.sweep.dir={sweep}"
+    )
     assert proc.returncode == 1  # a run without a result makes the sweep exit non-zero, after every job ran
     runs = {r["job"]: r for r in read_csv(sweep / "runs.csv")}
     assert runs["0"]["status"] == "diverged" and runs["1"]["status"] == "completed"
@@ -183,8 +215,12 @@ class _Exploit:
 
 def test_a_crafted_checkpoint_with_a_pickled_callable_is_refused_without_running_it(cli, tmp_path):
     run_dir = tmp_path / "run"
-    assert cli("trainer.max_steps=30", "trainer.checkpoint_every=10", "faults.kill_at_step=25",
-               f"hydra.run.dir={run_dir}").returncode == -signal.SIGKILL
+    assert (
+        cli(
+            "trainer.max_steps=30", "trainer.checkpoint_every=10", "faults.kill_at_step=25", f"hydra.run.dir={run_dir}"
+        ).returncode
+        == -signal.SIGKILL
+    )
     marker = tmp_path / "pwned"
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     state["payload"] = _Exploit(marker)
