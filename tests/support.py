@@ -19,8 +19,9 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m runner ARGS` as a user types it."""
+    """`python -m runner ARGS` as a user types it, with this checkout's runner (whatever else is installed)."""
     full_env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), full_env.get("PYTHONPATH", "")) if p)
     full_env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, "-m", "runner", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from support import read_csv, read_json
+from support import ROOT, read_csv, read_json
 
 RUN_FIELDS = {"plateaus", "escape_step", "escape_lr", "plateau_fraction", "steps_to_target"}
 
 
 def report(sweep) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner.report", str(sweep)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "runner.report", str(sweep)], capture_output=True, text=True, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

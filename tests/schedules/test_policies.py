@@ -558,7 +558,7 @@ def test_schedules_module_imports_neither_torch_nor_hydra():
         "import sys, runner.schedules, runner.schedules.scale_fns; "
         "print(any(m.split('.')[0] in ('torch', 'hydra') for m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=CONF.parent)
     assert out.stdout.strip() == "False"
 
 
