@@ -25,6 +25,16 @@ def test_every_package_and_every_conf_folder_is_listed():
     assert listed_packages() == code | conf
 
 
+def test_no_source_or_config_file_is_ignored_by_git():
+    # A .gitignore pattern once hid runner/data/ (meant for the datasets folder): a fresh clone had no loaders.
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [str(p.relative_to(ROOT)) for p in (ROOT / "runner").rglob("*.py")]
+    files += [str(p.relative_to(ROOT)) for p in CONF.rglob("*.yaml")]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *files], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == []
+
+
 @pytest.mark.slow
 def test_an_installed_wheel_runs_from_any_folder(tmp_path):
     wheels, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
