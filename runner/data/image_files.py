@@ -15,13 +15,14 @@ format. What this module adds:
   class and the same reader.
 - A missing dataset is one ConfigError line that names where it looked and the two ways to get the data.
 """
+
 from __future__ import annotations
 
 import gzip
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,8 @@ class ImageDatasetConfig:
     name: str = ""
     root: str = "data"
     download: bool = False
-    subset: Optional[int] = None
-    val_subset: Optional[int] = None
+    subset: int | None = None
+    val_subset: int | None = None
     split_seed: int = 0
 
     def check(self, key: str) -> None:
@@ -63,7 +64,7 @@ class MNISTConfig(ImageDatasetConfig):
 @dataclass
 class FashionMNISTConfig(ImageDatasetConfig):
     name: str = "fashion_mnist"
-    system_dir: Optional[str] = "/usr/share/datasets/fashion-mnist"
+    system_dir: str | None = "/usr/share/datasets/fashion-mnist"
 
 
 @dataclass
@@ -113,8 +114,10 @@ def prepare_idx(raw: Path, sources: list[Path]) -> bool:
 
 def _download_error(cfg: Any, exc: Exception) -> ConfigError:
     reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-    return ConfigError(f"dataset.download=true: downloading {cfg.name} into {cfg.root!r} failed ({reason}); "
-                       f"are you online? Otherwise copy the files into dataset.root")
+    return ConfigError(
+        f"dataset.download=true: downloading {cfg.name} into {cfg.root!r} failed ({reason}); "
+        f"are you online? Otherwise copy the files into dataset.root"
+    )
 
 
 def _idx_dataset(cfg: Any, cls: type) -> RawArrays:
@@ -127,17 +130,25 @@ def _idx_dataset(cfg: Any, cls: type) -> RawArrays:
     if not found and not cfg.download:
         places = ", ".join(str(p) for p in sources)
         package = DEBIAN_PACKAGE.get(cfg.name)
-        offline = (f"`apt-get install {package}`, or copy" if package else "copy") + \
-            f" the four IDX files (.gz or not) into {raw}"
-        raise ConfigError(f"dataset.root={cfg.root!r}: {cfg.name} not found (looked in {places}); get it with "
-                          f"dataset.download=true (online) or {offline}")
+        offline = (
+            f"`apt-get install {package}`, or copy" if package else "copy"
+        ) + f" the four IDX files (.gz or not) into {raw}"
+        raise ConfigError(
+            f"dataset.root={cfg.root!r}: {cfg.name} not found (looked in {places}); get it with "
+            f"dataset.download=true (online) or {offline}"
+        )
     try:
         train = cls(str(root), train=True, download=bool(cfg.download) and not found)
         test = cls(str(root), train=False, download=False)
     except Exception as exc:  # noqa: BLE001 - a failed download is a user-facing condition, not a bug
         raise _download_error(cfg, exc) from None
-    return RawArrays(train.data.numpy()[:, None], train.targets.numpy().astype(np.int64),
-                     test.data.numpy()[:, None], test.targets.numpy().astype(np.int64), list(train.classes))
+    return RawArrays(
+        train.data.numpy()[:, None],
+        train.targets.numpy().astype(np.int64),
+        test.data.numpy()[:, None],
+        test.targets.numpy().astype(np.int64),
+        list(train.classes),
+    )
 
 
 def fashion_mnist(cfg: Any) -> RawArrays:
@@ -176,23 +187,32 @@ def cifar10(cfg: Any) -> RawArrays:
     folder = root / "cifar-10-batches-py"
     cls = _cifar10_class(cfg.verify)
     if not folder.is_dir() and not cfg.download:
-        raise ConfigError(f"dataset.root={cfg.root!r}: cifar10 not found (looked in {folder}); get it with "
-                          f"dataset.download=true (online) or copy the extracted cifar-10-batches-py/ folder "
-                          f"(data_batch_1..5, test_batch, batches.meta) into {root}")
+        raise ConfigError(
+            f"dataset.root={cfg.root!r}: cifar10 not found (looked in {folder}); get it with "
+            f"dataset.download=true (online) or copy the extracted cifar-10-batches-py/ folder "
+            f"(data_batch_1..5, test_batch, batches.meta) into {root}"
+        )
     try:
         train = cls(str(root), train=True, download=bool(cfg.download))
         test = cls(str(root), train=False, download=False)
     except RuntimeError as exc:
         if not cfg.download or "corrupted" in str(exc):
-            raise ConfigError(f"dataset.root={cfg.root!r}: cifar10 files in {folder} are incomplete or fail "
-                              f"torchvision's md5 check ({' '.join(str(exc).split())}); re-download them, or set "
-                              f"dataset.verify=false for files you re-packed yourself") from None
+            raise ConfigError(
+                f"dataset.root={cfg.root!r}: cifar10 files in {folder} are incomplete or fail "
+                f"torchvision's md5 check ({' '.join(str(exc).split())}); re-download them, or set "
+                f"dataset.verify=false for files you re-packed yourself"
+            ) from None
         raise _download_error(cfg, exc) from None
     except Exception as exc:  # noqa: BLE001 - network errors from the download
         raise _download_error(cfg, exc) from None
     to_nchw = (0, 3, 1, 2)  # torchvision keeps CIFAR as (N, H, W, C)
-    return RawArrays(train.data.transpose(to_nchw), np.asarray(train.targets, dtype=np.int64),
-                     test.data.transpose(to_nchw), np.asarray(test.targets, dtype=np.int64), list(train.classes))
+    return RawArrays(
+        train.data.transpose(to_nchw),
+        np.asarray(train.targets, dtype=np.int64),
+        test.data.transpose(to_nchw),
+        np.asarray(test.targets, dtype=np.int64),
+        list(train.classes),
+    )
 
 
 def fetch(cfg: Any) -> RawArrays:
@@ -215,5 +235,6 @@ def load(cfg: Any) -> Any:
     raw = fetch(cfg)
     train = seeded_subset(len(raw.train_images), cfg.subset, cfg.split_seed, "dataset.subset")
     val = seeded_subset(len(raw.test_images), cfg.val_subset, cfg.split_seed + 1, "dataset.val_subset")
-    return standardized_uint8(raw.train_images[train], raw.test_images[val], len(raw.classes),
-                              raw.train_labels[train], raw.test_labels[val])
+    return standardized_uint8(
+        raw.train_images[train], raw.test_images[val], len(raw.classes), raw.train_labels[train], raw.test_labels[val]
+    )

@@ -3,10 +3,11 @@
 Small datasets live in memory and are indexed by a seeded permutation: faster than a DataLoader on a CPU and fully
 reproducible. The loaders (runner/data/digits.py, runner/data/image_files.py) read the files and end here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,8 +29,8 @@ class DataSplit:
     val_x: torch.Tensor
     val_y: torch.Tensor
     num_classes: int
-    mean: Optional[torch.Tensor] = None
-    std: Optional[torch.Tensor] = None
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -42,8 +43,9 @@ class DataSplit:
         return images.to(torch.float32).div_(255.0).sub_(self.mean).div_(self.std)
 
 
-def split_and_normalize(images: np.ndarray, labels: np.ndarray, val_fraction: float, split_seed: int,
-                        num_classes: int) -> DataSplit:
+def split_and_normalize(
+    images: np.ndarray, labels: np.ndarray, val_fraction: float, split_seed: int, num_classes: int
+) -> DataSplit:
     """Seeded split, then standardize with the training images' mean and std (no validation leak).
 
     The split has its own seed (dataset.split_seed), not the run's: runs with different seeds are then judged on
@@ -56,8 +58,13 @@ def split_and_normalize(images: np.ndarray, labels: np.ndarray, val_fraction: fl
     y = torch.as_tensor(labels, dtype=torch.int64)
     mean, std = x[train_idx].mean(), x[train_idx].std()
     x = (x - mean) / std
-    return DataSplit(x[train_idx].contiguous(), y[train_idx].contiguous(), x[val_idx].contiguous(),
-                     y[val_idx].contiguous(), num_classes)
+    return DataSplit(
+        x[train_idx].contiguous(),
+        y[train_idx].contiguous(),
+        x[val_idx].contiguous(),
+        y[val_idx].contiguous(),
+        num_classes,
+    )
 
 
 def channel_stats(images: np.ndarray, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,7 +79,7 @@ def channel_stats(images: np.ndarray, chunk: int = 256) -> tuple[torch.Tensor, t
     channels = images.shape[1]
     s1, s2 = torch.zeros(channels, dtype=torch.float64), torch.zeros(channels, dtype=torch.float64)
     for start in range(0, len(images), chunk):
-        x = torch.as_tensor(images[start:start + chunk]).to(torch.float64)
+        x = torch.as_tensor(images[start : start + chunk]).to(torch.float64)
         s1 += x.sum(dim=(0, 2, 3))
         s2 += x.square().sum(dim=(0, 2, 3))
     n = images.size // channels
@@ -84,13 +91,20 @@ def channel_stats(images: np.ndarray, chunk: int = 256) -> tuple[torch.Tensor, t
     return (mean / 255.0).to(torch.float32).view(shape), std.to(torch.float32).clamp_min(1e-8).view(shape)
 
 
-def standardized_uint8(train: np.ndarray, val: np.ndarray, num_classes: int, train_y: np.ndarray,
-                       val_y: np.ndarray) -> DataSplit:
+def standardized_uint8(
+    train: np.ndarray, val: np.ndarray, num_classes: int, train_y: np.ndarray, val_y: np.ndarray
+) -> DataSplit:
     """uint8 images kept as they are, with the training images' per-channel statistics (no validation leak)."""
     mean, std = channel_stats(train)
-    return DataSplit(torch.as_tensor(np.ascontiguousarray(train)), torch.as_tensor(train_y, dtype=torch.int64),
-                     torch.as_tensor(np.ascontiguousarray(val)), torch.as_tensor(val_y, dtype=torch.int64),
-                     num_classes, mean, std)
+    return DataSplit(
+        torch.as_tensor(np.ascontiguousarray(train)),
+        torch.as_tensor(train_y, dtype=torch.int64),
+        torch.as_tensor(np.ascontiguousarray(val)),
+        torch.as_tensor(val_y, dtype=torch.int64),
+        num_classes,
+        mean,
+        std,
+    )
 
 
 def seeded_subset(n: int, size: Any, seed: int, key: str) -> np.ndarray | slice:

@@ -1,9 +1,9 @@
 """Datasets through torchvision: small files in the real formats (gzipped IDX, CIFAR-10 pickle batches) written
 here, loaded through the same code as the real data; Debian's Fashion-MNIST when installed (required in CI)."""
+
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 import struct
 from pathlib import Path
@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from support import DEBIAN_DIR, compose, real_fashion_mnist_or_skip
 from runner.config import validate
 from runner.data import load_dataset
 from runner.data.image_files import IDX_FILES
 from runner.errors import ConfigError
+from support import DEBIAN_DIR, compose, real_fashion_mnist_or_skip
+
 
 # ---- fixtures in the real formats ---------------------------------------------------------------------------
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -60,8 +61,24 @@ def write_cifar10(root: Path, per_batch: int = 20, n_test: int = 30) -> dict:
         with open(folder / name, "wb") as f:
             pickle.dump({"batch_label": name, "data": x.reshape(len(x), -1), "labels": [int(v) for v in y]}, f)
     with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_vis": 3072}, f)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_vis": 3072,
+            },
+            f,
+        )
     return batches
 
 
@@ -122,8 +139,12 @@ def test_missing_data_is_one_line_naming_where_it_looked_and_how_to_get_it(tmp_p
         load_dataset(dataset_cfg("fashion_mnist", tmp_path / "nowhere", system_dir=tmp_path / "no-debian"))
     message = str(err.value)
     assert "\n" not in message and message.startswith("dataset.root=")
-    for part in ("dataset.download=true", "apt-get install dataset-fashion-mnist", "no-debian",
-                 str(tmp_path / "nowhere" / "FashionMNIST" / "raw")):
+    for part in (
+        "dataset.download=true",
+        "apt-get install dataset-fashion-mnist",
+        "no-debian",
+        str(tmp_path / "nowhere" / "FashionMNIST" / "raw"),
+    ):
         assert part in message
 
 
@@ -214,7 +235,7 @@ def test_per_batch_standardization_equals_standardizing_the_whole_split_up_front
     assert np.allclose(std.flatten().numpy(), as_float.std(axis=(0, 2, 3), ddof=1), rtol=0, atol=1e-7)
     data = standardized_uint8(images, images[:10], 10, np.zeros(1000, np.int64), np.zeros(10, np.int64))
     whole = torch.as_tensor(images).to(torch.float32).div_(255.0).sub_(mean).div_(std)
-    batches = torch.cat([data.inputs(data.train_x[i:i + 32]) for i in range(0, 1000, 32)])
+    batches = torch.cat([data.inputs(data.train_x[i : i + 32]) for i in range(0, 1000, 32)])
     assert torch.equal(batches, whole)
     assert torch.equal(data.train_x, torch.as_tensor(images))  # the stored pixels are untouched
 
@@ -232,8 +253,7 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     real_fashion_mnist_or_skip()
     from runner.data.image_files import fetch
 
-    raw = fetch(SimpleNamespace(name="fashion_mnist", root=str(tmp_path), download=False,
-                                system_dir=str(DEBIAN_DIR)))
+    raw = fetch(SimpleNamespace(name="fashion_mnist", root=str(tmp_path), download=False, system_dir=str(DEBIAN_DIR)))
     assert raw.train_images.shape == (60000, 1, 28, 28) and raw.test_images.shape == (10000, 1, 28, 28)
     assert np.bincount(raw.train_labels).tolist() == [6000] * 10  # Fashion-MNIST is balanced
     assert raw.classes[0] == "T-shirt/top"
