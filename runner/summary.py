@@ -39,10 +39,16 @@ class RunSummary:
     final_val_acc: float | None = None
     final_val_loss: float | None = None
     best_val_acc: float | None = None
+    # The official test split (or digits' held-out test part), measured once at the end and never used for choices.
+    test_acc: float | None = None
+    test_loss: float | None = None
     wall_s: float | None = None  # whole run, every resumed part added up
     train_s: float | None = None  # training steps only, evaluation excluded
     images_per_s: float | None = None
     plateaus: list[dict[str, Any]] | None = None
+    # escaped | not_escaped (a plateau the run never left) | no_plateau (nothing to escape: the loss fell from the
+    # start); None when the run has no analysis.
+    escape_status: str | None = None
     escape_step: int | None = None
     escape_lr: float | None = None
     plateau_fraction: float | None = None

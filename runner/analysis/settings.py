@@ -30,6 +30,9 @@ class AnalysisConfig:
     smoothing: float = 0.98
     targets: list[float] = field(default_factory=lambda: [0.9, 0.95])
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    # The group every other group of a sweep report is compared with, as its label reads in the report
+    # (e.g. "schedule=fixed"); null: the constant or fixed group, if the sweep has one.
+    baseline: str | None = None
 
     def check(self, key: str) -> None:
         require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
