@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from runner.errors import ConfigError
+from runner.range_test.rules import DEFAULT_RULE, RULES
 from runner.typed import require_choice, require_in
 
 
@@ -20,6 +21,9 @@ class RangeTestConfig:
     improve_fraction: float = 0.1
     eval_every: int = 25
     eval_size: int = 1000
+    seeds: int = 3  # one test per seed: seed, seed+1, ...; the suggestion is their median
+    rule: str = DEFAULT_RULE  # the rule whose median schedule.bounds_from uses (all three are reported)
+    max_spread: float = 1.5  # warn when the seeds' max_lr under `rule` differ by more than this factor (max/min)
 
     def check(self, key: str) -> None:
         require_in(f"{key}.min_lr", self.min_lr, 0.0, math.inf, low_open=True, high_open=True)
@@ -31,6 +35,8 @@ class RangeTestConfig:
         require_in(f"{key}.smoothing", self.smoothing, 0.0, 1.0, high_open=True)
         require_in(f"{key}.diverge_factor", self.diverge_factor, 1.0, math.inf, low_open=True, high_open=True)
         require_in(f"{key}.improve_fraction", self.improve_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        for name in ("eval_every", "eval_size"):
+        require_choice(f"{key}.rule", self.rule, tuple(RULES))
+        require_in(f"{key}.max_spread", self.max_spread, 1.0, math.inf, high_open=True)
+        for name in ("eval_every", "eval_size", "seeds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")

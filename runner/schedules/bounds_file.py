@@ -1,7 +1,12 @@
 """The reader behind `schedule.bounds_from=PATH`: base_lr and max_lr from an LR range test's range_test.json.
 
 The range test (runner/range_test/) writes the file; a cyclical policy reads its suggestions here, before any work
-starts, so a missing or malformed file is one line naming schedule.bounds_from.
+starts, so a missing or malformed file is one line naming schedule.bounds_from. Two layouts are read:
+
+- layout 2 (several seeds): the median bounds of the file's chosen rule, `aggregate[rule]["base_lr"|"max_lr"]`;
+  a test that suggested nothing (`aggregate` null) is refused with its warning.
+- the single-seed files written before it (no `layout` key): `suggested_base_lr` and `suggested_max_lr`, so the
+  committed range tests under experiments/ keep working.
 """
 
 from __future__ import annotations
@@ -34,13 +39,32 @@ def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, fl
         )
     try:
         data = json.loads(file.read_text())
-        base, top = float(data["suggested_base_lr"]), float(data["suggested_max_lr"])
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        refused = refusal(data)
+        base, top = (math.nan, math.nan) if refused else bounds_of(data)
     except (ValueError, KeyError, TypeError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
         raise ConfigError(f"{key}={path!r}: {file} is not a range-test result ({detail})") from None
+    if refused:
+        raise ConfigError(f"{key}={path!r}: {file} suggests no bounds ({refused}); run a new range test")
     if not (math.isfinite(base) and math.isfinite(top) and 0 < base < top):
         raise ConfigError(
-            f"{key}={path!r}: {file} holds unusable bounds (suggested_base_lr={base!r}, "
-            f"suggested_max_lr={top!r}); need 0 < base < max"
+            f"{key}={path!r}: {file} holds unusable bounds (base_lr={base!r}, max_lr={top!r}); need 0 < base < max"
         )
     return base, top
+
+
+def refusal(data: dict) -> str | None:
+    """Why a layout-2 file suggests nothing (its range test's warnings), or None when it suggests bounds."""
+    if "layout" not in data or data.get("aggregate") is not None:
+        return None
+    return " ".join("; ".join(str(w) for w in data.get("warnings") or []).split()) or "no aggregate"
+
+
+def bounds_of(data: dict) -> tuple[float, float]:
+    """(base_lr, max_lr) from a parsed range_test.json of either layout; KeyError/TypeError/ValueError if malformed."""
+    if "layout" in data:
+        chosen = data["aggregate"][data["rule"]]
+        return float(chosen["base_lr"]), float(chosen["max_lr"])
+    return float(data["suggested_base_lr"]), float(data["suggested_max_lr"])
