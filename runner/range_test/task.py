@@ -28,9 +28,7 @@ LAYOUT = 2  # range_test.json's layout: 2 = per seed and aggregated; the single-
 def range_test_seed(cfg: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
     """(its range_test.json entry, its curve, the data, the thread count) for one seed: the test on copies of the
     model, weights, optimizer and batch order a training run with `seed=<seed>` would start from."""
-    from runner.analysis.plateaus import ema
     from runner.range_test.loop import lr_range_test, snapshot, unchanged
-    from runner.range_test.rules import all_rules
     from runner.training.build import build_training
 
     rt = cfg.range_test
@@ -53,6 +51,16 @@ def range_test_seed(cfg: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any]
         eval_size=rt.eval_size,
         eval_batch_size=cfg.trainer.eval_batch_size,
     )
+    entry, curve = read_curve(seed, result, rt)
+    return {**entry, "model_unchanged": unchanged(before, model, optimizer)}, curve, data, threads
+
+
+def read_curve(seed: int, result: Any, rt: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the seed's range_test.json entry, its curve for the CSV and the figure) from its RangeTestResult: the
+    smoothed loss, the three rules' bounds, the best measured accuracy."""
+    from runner.analysis.plateaus import ema
+    from runner.range_test.rules import all_rules
+
     smoothed = [float(s) for s in ema(result.losses, rt.smoothing)]
     measured = [(a, lr) for a, lr in zip(result.accuracy, result.lrs) if a is not None]
     best_acc, best_acc_lr = max(measured) if measured else (None, None)
@@ -67,10 +75,9 @@ def range_test_seed(cfg: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any]
         "last_lr": result.lrs[-1],
         "best_val_acc": best_acc,
         "best_val_acc_lr": best_acc_lr,
-        "model_unchanged": unchanged(before, model, optimizer),
     }
     curve = {"seed": seed, "lrs": result.lrs, "losses": result.losses, "smoothed": smoothed}
-    return entry, {**curve, "accuracy": result.accuracy}, data, threads
+    return entry, {**curve, "accuracy": result.accuracy}
 
 
 def seed_line(entry: dict[str, Any]) -> str:

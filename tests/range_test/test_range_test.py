@@ -1,5 +1,7 @@
-"""The LR range test: the LR ramp, the suggestion rule on synthetic curves with known answers, the model and
-optimizer left untouched, the three files through the real CLI, and schedule.bounds_from chaining into training."""
+"""The LR range test: the LR ramp, Smith's rule on synthetic curves with known answers, the model and optimizer
+left untouched, the three files through the real CLI (one test per seed, a test that never improved), and
+schedule.bounds_from chaining into training from both range_test.json layouts. The other two rules, the median
+over seeds and the warnings: test_seeds.py."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from runner.models import build_model
 from runner.optimizers import build_optimizer
 from runner.range_test.bounds import ema_lag, suggest_bounds
 from runner.range_test.loop import lr_at, lr_range_test
+from runner.range_test.rules import RULES
+from runner.range_test.task import range_test_seed
 from runner.schedules.bounds_file import read_bounds
-from support import DEBIAN_DIR, compose, read_csv, read_json, real_fashion_mnist_or_skip
+from support import DEBIAN_DIR, ROOT, compose, read_csv, read_json, real_fashion_mnist_or_skip
 
 
 # ---- the ramp and the rule ----------------------------------------------------------------------------------
@@ -143,6 +147,51 @@ def test_a_missing_or_malformed_result_is_one_line_naming_the_key(tmp_path, cont
     assert "\n" not in str(err.value)
 
 
+def new_layout(**aggregate) -> dict:
+    """A range_test.json of layout 2 whose chosen rule is smith (only what bounds_from reads, plus a distractor)."""
+    return {"layout": 2, "rule": "smith", "aggregate": aggregate, "warnings": [], "per_seed": []}
+
+
+def test_bounds_from_reads_the_committed_single_seed_layout(monkeypatch):
+    # The range test of study 1, written before range_test.seeds existed: top-level suggestions, no layout key.
+    old = ROOT / "experiments" / "clr_vs_constant" / "range_test"
+    data = read_json(old / "range_test.json")
+    assert "layout" not in data and "aggregate" not in data
+    assert read_bounds(str(old)) == (data["suggested_base_lr"], data["suggested_max_lr"])
+    monkeypatch.chdir(ROOT)
+    assert read_bounds("experiments/clr_vs_constant/range_test") == read_bounds(str(old))
+
+
+def test_bounds_from_reads_the_median_of_the_chosen_rule(tmp_path):
+    doc = new_layout(
+        smith={"base_lr": 0.001, "max_lr": 0.06}, steepest={"base_lr": 0.0005, "max_lr": 0.002}, min_over_10={}
+    )
+    (tmp_path / "range_test.json").write_text(json.dumps(doc))
+    assert read_bounds(str(tmp_path)) == (0.001, 0.06)
+    (tmp_path / "range_test.json").write_text(json.dumps({**doc, "rule": "steepest"}))
+    assert read_bounds(str(tmp_path)) == (0.0005, 0.002)
+
+
+@pytest.mark.parametrize(
+    "doc,detail",
+    [
+        (
+            {"layout": 2, "rule": "smith", "aggregate": None, "warnings": ["no usable bounds (seed 0: ...)"]},
+            "suggests no bounds (no usable bounds (seed 0: ...))",
+        ),
+        (new_layout(steepest={"base_lr": 0.1, "max_lr": 0.2}), "missing 'smith'"),
+        (new_layout(smith={"base_lr": 0.2, "max_lr": 0.1}), "unusable bounds"),
+        ([1, 2], "is not a range-test result"),
+    ],
+)
+def test_a_new_layout_without_usable_bounds_is_one_line(tmp_path, doc, detail):
+    (tmp_path / "range_test.json").write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as err:
+        read_bounds(str(tmp_path))
+    assert str(err.value).startswith("schedule.bounds_from=") and detail in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_bounds_from_replaces_base_and_max_lr(tmp_path):
     (tmp_path / "range_test.json").write_text(json.dumps({"suggested_base_lr": 0.003, "suggested_max_lr": 0.2}))
     cfg = validate(compose("schedule=triangular2", f"schedule.bounds_from={tmp_path}", "schedule.base_lr=0.05"))
@@ -151,21 +200,38 @@ def test_bounds_from_replaces_base_and_max_lr(tmp_path):
 
 
 # ---- end to end through the command line --------------------------------------------------------------------
-def assert_range_test_folder(out) -> dict:
+def assert_range_test_folder(out, seeds=(0, 1, 2)) -> dict:
+    """The three files of a usable range test over `seeds`; returns range_test.json."""
     for name in ("range_test.csv", "range_test.json", "range_test.png"):
         assert (out / name).is_file(), name
     assert (out / "range_test.png").read_bytes()[:4] == b"\x89PNG"
     rows = read_csv(out / "range_test.csv")
-    assert list(rows[0]) == ["step", "lr", "loss", "smoothed_loss", "val_acc"]
-    lrs = [float(r["lr"]) for r in rows]
-    assert lrs == sorted(lrs)
-    losses = [float(r["loss"]) for r in rows]
-    assert np.allclose([float(r["smoothed_loss"]) for r in rows], ema(losses, 0.9), equal_nan=True)
-    assert any(r["val_acc"] for r in rows) and any(not r["val_acc"] for r in rows)
+    assert list(rows[0]) == ["seed", "step", "lr", "loss", "smoothed_loss", "val_acc"]
+    assert sorted({int(r["seed"]) for r in rows}) == list(seeds)
     result = read_json(out / "range_test.json")
-    base, top = result["suggested_base_lr"], result["suggested_max_lr"]
-    assert math.isfinite(base) and math.isfinite(top) and 0 < base < top
-    assert lrs[0] <= base and top <= lrs[-1]
+    assert result["layout"] == 2 and result["seeds"] == list(seeds)
+    for seed, entry in zip(seeds, result["per_seed"]):
+        mine = [r for r in rows if int(r["seed"]) == seed]
+        assert [int(r["step"]) for r in mine] == list(range(len(mine))) and len(mine) == entry["steps_run"]
+        lrs = [float(r["lr"]) for r in mine]
+        assert lrs == sorted(lrs)
+        losses = [float(r["loss"]) for r in mine]
+        assert np.allclose([float(r["smoothed_loss"]) for r in mine], ema(losses, 0.9), equal_nan=True)
+        assert any(r["val_acc"] for r in mine) and any(not r["val_acc"] for r in mine)
+        assert entry["seed"] == seed and entry["usable"] is True and entry["model_unchanged"] is True
+        assert set(entry["rules"]) == set(RULES)
+        for rule, bounds in entry["rules"].items():
+            assert lrs[0] / 100 <= bounds["base_lr"] < bounds["max_lr"] <= lrs[-1], (seed, rule)
+    assert set(result["aggregate"]) == set(RULES) and set(result["rules"]) == set(RULES)
+    for rule, agg in result["aggregate"].items():
+        tops = sorted(e["rules"][rule]["max_lr"] for e in result["per_seed"])
+        bases = sorted(e["rules"][rule]["base_lr"] for e in result["per_seed"])
+        if len(seeds) == 3:
+            assert agg["max_lr"] == tops[1] and agg["base_lr"] == bases[1]  # the median
+        assert agg["spread"]["max_lr"] == {"min": tops[0], "max": tops[-1], "ratio": pytest.approx(tops[-1] / tops[0])}
+        assert math.isfinite(agg["base_lr"]) and 0 < agg["base_lr"] < agg["max_lr"]
+    ratio = result["aggregate"][result["rule"]]["spread"]["max_lr"]["ratio"]
+    assert any("disagree" in w for w in result["warnings"]) == (ratio > result["max_spread"])
     assert result["model_unchanged"] is True
     return result
 
@@ -175,6 +241,7 @@ def test_range_test_then_training_with_its_bounds(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = assert_range_test_folder(tmp_path / "rt")
     assert not (tmp_path / "rt" / "metrics.csv").exists()
+    result = result["aggregate"]["smith"]  # the default rule's median is what bounds_from uses
     # The bounds chain into training: an explicit base_lr gives way to the file's, and metrics.csv shows them.
     proc = cli(
         "schedule=triangular",
@@ -186,9 +253,45 @@ def test_range_test_then_training_with_its_bounds(cli, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     lrs = [float(r["lr"]) for r in read_csv(tmp_path / "train" / "metrics.csv")]
-    assert lrs[0] == lrs[20] == lrs[40 - 20] == result["suggested_base_lr"]
-    assert lrs[10] == lrs[30] == result["suggested_max_lr"]
-    assert min(lrs) == result["suggested_base_lr"] and max(lrs) == result["suggested_max_lr"]
+    assert lrs[0] == lrs[20] == lrs[40 - 20] == result["base_lr"]
+    assert lrs[10] == lrs[30] == result["max_lr"]
+    assert min(lrs) == result["base_lr"] and max(lrs) == result["max_lr"]
+
+
+def test_one_test_per_seed_from_the_top_level_seed(cli, tmp_path):
+    overrides = ("task=range_test", "seed=4", "range_test.steps=40", "range_test.eval_every=10", "trainer.threads=1")
+    proc = cli(*overrides, "hydra.run.dir=rt")
+    assert proc.returncode == 0, proc.stderr
+    assert_range_test_folder(tmp_path / "rt", seeds=(4, 5, 6))
+    # The log has one progress line per seed, and the spread of every rule.
+    assert [ln.split("] - ")[1].split(":")[0] for ln in proc.stdout.splitlines() if "] - seed " in ln] == [
+        "seed 4",
+        "seed 5",
+        "seed 6",
+    ]
+    assert all(f"{rule} rule: base_lr" in proc.stdout for rule in RULES)
+    # Seed 5's curve is the test a training run with seed=5 would start from: its weights and its batch order.
+    entry, curve, _, _ = range_test_seed(validate(compose(*overrides)), 5)
+    rows = [r for r in read_csv(tmp_path / "rt" / "range_test.csv") if r["seed"] == "5"]
+    assert [float(r["loss"]) for r in rows] == curve["losses"]
+    assert entry["rules"] == read_json(tmp_path / "rt" / "range_test.json")["per_seed"][1]["rules"]
+
+
+def test_a_test_that_never_improved_exits_with_one_line_and_suggests_nothing(cli, tmp_path):
+    proc = cli(
+        "task=range_test", "range_test.min_lr=1000", "range_test.max_lr=1e6", "range_test.steps=10", "hydra.run.dir=rt"
+    )
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: range_test.min_lr=1000.0: no usable bounds (seeds 0, 1, 2:")
+    result = read_json(tmp_path / "rt" / "range_test.json")
+    assert result["aggregate"] is None and result["warnings"] and "no usable bounds" in result["warnings"][0]
+    assert all(b["max_lr"] is None for e in result["per_seed"] for b in e["rules"].values())
+    assert "suggested" not in proc.stdout  # no bounds offered in the log either
+    # Training refuses to take bounds from it, before any work.
+    proc = cli("schedule.bounds_from=rt", "hydra.run.dir=train")
+    assert proc.returncode == 2 and "suggests no bounds" in proc.stderr
+    assert not (tmp_path / "train").exists()
 
 
 def test_bounds_from_a_missing_folder_exits_2_before_any_work(cli, tmp_path):
@@ -223,4 +326,4 @@ def test_range_test_on_the_real_fashion_mnist(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = assert_range_test_folder(tmp_path / "rt")
     assert result["dataset"] == "fashion_mnist" and result["train_images"] == 10000
-    assert result["best_val_acc"] > 0.6  # it learned on the way up
+    assert all(e["best_val_acc"] > 0.6 for e in result["per_seed"])  # every seed learned on the way up
