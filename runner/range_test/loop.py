@@ -9,11 +9,8 @@ once the smoothed loss exceeds range_test.diverge_factor times its best, or the 
 accuracy is measured every range_test.eval_every steps on the first range_test.eval_size validation images.
 
 The test trains deep copies: the model and optimizer passed in (and torch's global RNG) are exactly as before, so
-a caller can range-test and then train the same objects. The run folder gets:
-
-    range_test.csv    step, lr, loss, smoothed_loss, val_acc (blank where not measured)
-    range_test.json   suggested_base_lr, suggested_max_lr and how they were chosen (runner/bounds.py)
-    range_test.png    loss and accuracy against the LR, the suggested bounds marked
+a caller can range-test and then train the same objects. runner/range_test/task.py runs it once per seed and writes
+range_test.{csv,json,png}.
 
 Chain it into training without copying numbers: `python -m runner schedule.bounds_from=<this folder>`.
 """
