@@ -15,14 +15,29 @@ import numpy as np
 from runner.analysis.series import check_fraction, finite_prefix, float_array, series, step_int, steps_array
 from runner.analysis.settings import AnalysisConfig, PlateauConfig
 
+# A stall, once entered (falling by less than r per window), lasts until the loss falls by 2r per window: a
+# curve that hovers near r gives one stall, not one per crossing of the threshold.
+HYSTERESIS = 2.0
+# A plateau is flat: at least this share of its points lie within r of its level. A steady decline, however
+# slow, passes through any such band quickly and fails.
+MIN_ON_LEVEL = 0.5
+# A plateau's points were stalled for at least this share of a window in all: shorter is a pause (the loss
+# flattening for a moment at an LR peak), not a plateau.
+MIN_STALL = 0.5
+FLAT = 0.5
+# A plateau's points were stalled for at least this share of a window in all: shorter is a pause (the loss
+# flattening for a moment at an LR peak), not a plateau.
+MIN_STALL = 0.5
+FLAT = 0.5
+
 
 @dataclass(frozen=True)
 class Plateau:
     """One plateau, in step numbers (values from ``steps``, not indices)."""
 
     start: int  # first step of the plateau (the reference step of its first stalled point)
-    end: int  # last step of the plateau (its last stalled point)
-    level: float  # median smoothed loss over the plateau's points
+    end: int  # last step of the plateau (its last stalled point, or its escape if the loss left it slowly)
+    level: float  # median smoothed loss over the stall
 
     def as_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "level": self.level}
@@ -60,67 +75,166 @@ def ema(values: Any, beta: float = AnalysisConfig.smoothing) -> np.ndarray:
     return out
 
 
+def half_width(beta: float) -> int:
+    """Points on each side of the centred median: half the EMA's memory 1/(1 - beta) (25 for beta = 0.98)."""
+    check_fraction("beta", beta)
+    return int(round(0.5 / (1.0 - beta)))
+
+
+def centred_median(values: Any, beta: float = AnalysisConfig.smoothing) -> np.ndarray:
+    """The lag-free smoothed loss the detector reads: a centred rolling median of ``values``.
+
+    Point ``k`` is the median of the points ``k - h .. k + h`` (``h = half_width(beta)``), cut to the
+    finite prefix at either end, so the first and last ``h`` points use a shorter, one-sided window.
+    A monotone curve maps to itself (no lag, unlike the EMA); a step stays a step. From the first
+    non-finite value on the output is NaN, as for ema(). ``beta = 0`` is the identity.
+    """
+    x = float_array(values, "values")
+    h = half_width(beta)
+    n = finite_prefix(x)
+    out = np.full(x.shape, np.nan)
+    if n == 0:
+        return out
+    padded = np.concatenate([np.full(h, np.nan), x[:n], np.full(h, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * h + 1)
+    out[:n] = np.nanmedian(windows, axis=1)
+    return out
+
+
 # ---- plateaus ---------------------------------------------------------------------------------------------
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True in ``mask``, as (first, last) indices."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
+
+
+def bumps(steps: Any, smoothed: Any, window: int, rel_drop: float) -> np.ndarray:
+    """Which points are in a bump: a rise that comes back down (an LR peak of a cyclical run), as a mask.
+
+    A bump is a stretch between two new lows of the smoothed loss (above its running minimum throughout,
+    and followed by a new low before the series ends) that rises more than ``rel_drop`` above that minimum
+    and spends less than ``window`` steps within ``rel_drop`` of its own top. A rise that sits flat up there
+    for a window is a new, higher plateau; one that never comes back is not a bump either. Only the finite
+    prefix counts.
+    """
+    s, y = series(steps, smoothed, "smoothed")
+    n = finite_prefix(y)
+    out = np.zeros(y.shape, dtype=bool)
+    if n < 2:
+        return out
+    s, y = s[:n], y[:n]
+    floor = np.minimum.accumulate(y)
+    dt = np.diff(s, prepend=s[0])
+    for a, b in runs_of(y > floor):
+        top = y[a : b + 1].max()
+        if b + 1 >= n or top <= floor[a] + rel_drop * abs(floor[a]):
+            continue  # never came back, or too small to be a rise
+        near_top = y[a : b + 1] >= top - rel_drop * abs(top)
+        if dt[a : b + 1][near_top].sum() < window:
+            out[a : b + 1] = True
+    return out
+
+
+def stalled_points(
+    t: np.ndarray, z: np.ndarray, window: float, rel_drop: float, across_gap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stall flags (with hysteresis) and window references of a series ``z`` over the time axis ``t``;
+    ``across_gap[i]``: a bump was cut out right before point ``i`` (a stall may go on across it, not start)."""
+    ref = np.searchsorted(t, t - window, side="right") - 1  # last point at time <= t_i - window
+    has_ref = ref >= 0
+    # gaps[i]: how many cuts lie at or before i; a window (ref, i] spans a cut when the count differs.
+    gaps = np.cumsum(across_gap)
+    spans_cut = has_ref & (gaps[np.where(has_ref, ref, 0)] != gaps)
+    base = z[np.where(has_ref, ref, 0)]
+    drop = np.where(has_ref, (base - z) / np.maximum(np.abs(base), np.finfo(float).tiny), np.inf)
+    stalled = np.zeros(z.shape, dtype=bool)
+    for i in range(z.size):
+        if i and stalled[i - 1]:
+            stalled[i] = drop[i] < HYSTERESIS * rel_drop
+        else:
+            stalled[i] = drop[i] < rel_drop and not spans_cut[i]
+    return stalled, ref, drop
+
+
 def find_plateaus(
     steps: Any,
     smoothed: Any,
     window: int = PlateauConfig.window,
     rel_drop: float = PlateauConfig.rel_drop,
+    escape_drop: float = PlateauConfig.escape_drop,
 ) -> list[Plateau]:
-    """The plateaus of a smoothed loss curve, in order.
+    """The plateaus of a smoothed (lag-free: centred_median()) loss curve, in order. docs/plateaus.md, briefly:
 
-    Point ``i`` (at step ``s_i``) is *stalled* if, with ``j`` the last point at step ``<= s_i - window``,
-    ``smoothed[j] - smoothed[i] < rel_drop * |smoothed[j]|``; points with no such ``j`` are not stalled.
-    Each maximal run ``a..b`` of stalled points gives the stretch ``[s_{j(a)}, s_b]`` (the union of the
-    runs' windows: at least ``window`` steps long, and every window ending inside it fell by less than
-    ``rel_drop``); stretches that overlap are merged. ``level`` is the median of ``smoothed`` over the
-    stretch. Only the finite prefix of ``smoothed`` is used: a diverged tail is never a plateau.
-    A series spanning fewer than ``window`` steps has no plateaus.
+    1. Bumps (see bumps()) are cut out; their time does not count. Elsewhere the detector reads the running
+       minimum of ``smoothed`` (a rise that never comes back is read as it is).
+    2. A point is *stalled* when, with ``j`` the last point at least ``window`` steps before it, the signal
+       fell by less than ``rel_drop`` of its value at ``j``; once stalled, it stays so until the fall over a
+       window reaches ``2 * rel_drop`` (hysteresis). Points with no such ``j`` are not stalled.
+    3. A stall is the union of the windows of a run of stalled points (at least ``window`` steps); stalls
+       that overlap merge. Its ``level`` is the median of ``smoothed`` over it (bumps left out).
+    4. If the loss leaves the stall slowly (below ``(1 - escape_drop) * level`` while still stalled), the
+       plateau ends at that escape; what follows is the way out, not a plateau.
+    5. A plateau is flat: at least half of its points lie within ``rel_drop`` of its level. A stall that
+       fails this is a steady decline and is dropped.
+
+    Only the finite prefix of ``smoothed`` is used: a diverged tail is never a plateau.
     """
     s, y = series(steps, smoothed, "smoothed")
     if window < 1:
         raise ValueError(f"window={window!r}: must be >= 1 (steps)")
     check_fraction("rel_drop", rel_drop)
+    check_fraction("escape_drop", escape_drop)
     n = finite_prefix(y)
     s, y = s[:n], y[:n]
     if n < 2:
         return []
 
-    ref = np.searchsorted(s, s - window, side="right") - 1  # last point at step <= s_i - window
-    has_ref = ref >= 0
-    ref_safe = np.where(has_ref, ref, 0)
-    stalled = has_ref & ((y[ref_safe] - y) < rel_drop * np.abs(y[ref_safe]))
-    if not stalled.any():
-        return []
+    cut = bumps(s, y, window, rel_drop)
+    kept = np.flatnonzero(~cut)
+    # Time with the bumps cut out: each kept point is one logged interval after the kept point before it.
+    clock = s[0] + np.cumsum(np.diff(s, prepend=s[0]) * ~cut)
+    after_cut = np.concatenate(([False], np.diff(kept) > 1))  # a bump was cut out just before
+    stalled, ref, drop = stalled_points(clock[kept], y[kept], window, rel_drop, after_cut)
 
-    # Maximal runs of stalled points, as [first, last] indices.
-    edges = np.diff(np.concatenate(([0], stalled.astype(np.int8), [0])))
-    run_starts = np.flatnonzero(edges == 1)
-    run_ends = np.flatnonzero(edges == -1) - 1
-
-    intervals: list[list[int]] = []
-    for a, b in zip(run_starts, run_ends):
-        lo, hi = int(ref[a]), int(b)
-        if intervals and lo <= intervals[-1][1]:
-            intervals[-1][1] = max(intervals[-1][1], hi)
+    t = clock[kept]
+    spans: list[list[Any]] = []  # [first, last, time stalled] in kept-indices
+    for a, b in runs_of(stalled):
+        # Hysteresis keeps a stall going through a dip; it does not stretch its end past the last point
+        # that fell by less than rel_drop.
+        b = a + int(np.flatnonzero(drop[a : b + 1] < rel_drop)[-1])
+        lo, hi, stalled_for = int(ref[a]), int(b), float(t[b] - t[a])
+        if spans and lo <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], hi)
+            spans[-1][2] += stalled_for
         else:
-            intervals.append([lo, hi])
+            spans.append([lo, hi, stalled_for])
 
-    return [
-        Plateau(start=step_int(s[lo]), end=step_int(s[hi]), level=float(np.median(y[lo : hi + 1])))
-        for lo, hi in intervals
-    ]
+    found = []
+    for lo, hi, stalled_for in spans:
+        if stalled_for < MIN_STALL * window:
+            continue  # a pause, not a plateau
+        idx = np.arange(kept[lo], kept[hi] + 1)  # bumps inside a plateau belong to it (its time was spent there)
+        level = float(np.median(y[idx]))
+        k = escape_index(s[: idx[-1] + 1], y[: idx[-1] + 1], [Plateau(step_int(s[idx[0]]), 0, level)], escape_drop)
+        if k is not None:
+            idx = idx[idx <= k]
+        on_level = np.abs(y[idx] - level) <= rel_drop * abs(level)
+        fall = -np.polyfit(s[idx] - s[idx[0]], y[idx], 1)[0] * window / max(abs(level), np.finfo(float).tiny) if idx.size > 1 else 0.0
+        if on_level.mean() >= MIN_ON_LEVEL and fall < FLAT * rel_drop:
+            found.append(Plateau(start=step_int(s[idx[0]]), end=step_int(s[idx[-1]]), level=level))
+    return found
 
 
 def escape_index(s: np.ndarray, y: np.ndarray, plateaus: list[Plateau], escape_drop: float) -> int | None:
+    """Index form of escape(): ``s`` and ``y`` as arrays."""
     if not plateaus:
         return None
     first = plateaus[0]
     threshold = (1.0 - escape_drop) * first.level
     y = y[: finite_prefix(y)]
     k0 = int(np.searchsorted(s, first.start, side="left"))
-    # A rise counts as stalled, so a plateau the loss climbs into from below starts at a low point;
-    # without this the run would "escape" at the plateau's first step. Count only after it was up there.
+    # A plateau the loss climbed into starts low; without this the run would "escape" at the plateau's first
+    # step. Count only after the loss was up there.
     on = np.flatnonzero(y[k0:] >= threshold)
     if not on.size:
         return None
@@ -142,12 +256,25 @@ def escape(
     at or above that threshold since the start (so a plateau that the loss climbs into from below is not
     "escaped" at its own first step; for a plateau entered from above this changes nothing). ``None`` if
     there is no plateau, or if the smoothed loss never gets that low before the series ends or turns
-    non-finite (a diverged run did not escape).
+    non-finite (a diverged run did not escape). Read off a lag-free smoothed loss (centred_median()),
+    this is the step at which the loss itself crossed.
     """
     s, y = series(steps, smoothed, "smoothed")
     check_fraction("escape_drop", escape_drop)
     k = escape_index(s, y, list(plateaus), escape_drop)
     return None if k is None else step_int(s[k])
+
+
+def is_initial(
+    plateau: Plateau,
+    first_step: float,
+    start_loss: float,
+    window: int = PlateauConfig.window,
+    escape_drop: float = PlateauConfig.escape_drop,
+) -> bool:
+    """Whether the run sat on ``plateau`` from its start: it begins within one window of the first logged
+    step, and its level is not yet ``escape_drop`` below the smoothed loss there (``start_loss``)."""
+    return plateau.start <= first_step + window and plateau.level >= (1.0 - escape_drop) * start_loss
 
 
 def plateau_fraction(steps: Any, plateaus: Iterable[Plateau]) -> float:
