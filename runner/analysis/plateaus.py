@@ -15,19 +15,15 @@ import numpy as np
 from runner.analysis.series import check_fraction, finite_prefix, float_array, series, step_int, steps_array
 from runner.analysis.settings import AnalysisConfig, PlateauConfig
 
-# A stall, once entered (falling by less than r per window), lasts until the loss falls by 2r per window: a
-# curve that hovers near r gives one stall, not one per crossing of the threshold.
+# A stall, once entered (the loss fell by less than r over a window), goes on until the fall over a window
+# reaches 2r: a curve whose noisy fall hovers near r gives one stall, not one per crossing of r.
 HYSTERESIS = 2.0
-# A plateau is flat: at least this share of its points lie within r of its level. A steady decline, however
-# slow, passes through any such band quickly and fails.
-MIN_ON_LEVEL = 0.5
-# A plateau's points were stalled for at least this share of a window in all: shorter is a pause (the loss
-# flattening for a moment at an LR peak), not a plateau.
+# Points stalled for less than half a window in all are a pause (the loss flattening for a moment at an LR
+# peak, or a noise dip in a decline), not a plateau.
 MIN_STALL = 0.5
-FLAT = 0.5
-# A plateau's points were stalled for at least this share of a window in all: shorter is a pause (the loss
-# flattening for a moment at an LR peak), not a plateau.
-MIN_STALL = 0.5
+# A plateau is flat as a whole: fitted over all its points, the loss falls by less than r/2 per window. A
+# steady decline, however slow (3% per window, say, below r), fails; so does a short stretch of a decline
+# that noise made look stalled for a while.
 FLAT = 0.5
 
 
@@ -135,24 +131,15 @@ def bumps(steps: Any, smoothed: Any, window: int, rel_drop: float) -> np.ndarray
     return out
 
 
-def stalled_points(
-    t: np.ndarray, z: np.ndarray, window: float, rel_drop: float, across_gap: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stall flags (with hysteresis) and window references of a series ``z`` over the time axis ``t``;
-    ``across_gap[i]``: a bump was cut out right before point ``i`` (a stall may go on across it, not start)."""
+def stalled_points(t: np.ndarray, z: np.ndarray, window: float, rel_drop: float) -> tuple[np.ndarray, ...]:
+    """Stall flags (with hysteresis), window references and falls per window of ``z`` over the time axis ``t``."""
     ref = np.searchsorted(t, t - window, side="right") - 1  # last point at time <= t_i - window
     has_ref = ref >= 0
-    # gaps[i]: how many cuts lie at or before i; a window (ref, i] spans a cut when the count differs.
-    gaps = np.cumsum(across_gap)
-    spans_cut = has_ref & (gaps[np.where(has_ref, ref, 0)] != gaps)
     base = z[np.where(has_ref, ref, 0)]
     drop = np.where(has_ref, (base - z) / np.maximum(np.abs(base), np.finfo(float).tiny), np.inf)
     stalled = np.zeros(z.shape, dtype=bool)
     for i in range(z.size):
-        if i and stalled[i - 1]:
-            stalled[i] = drop[i] < HYSTERESIS * rel_drop
-        else:
-            stalled[i] = drop[i] < rel_drop and not spans_cut[i]
+        stalled[i] = drop[i] < (HYSTERESIS * rel_drop if i and stalled[i - 1] else rel_drop)
     return stalled, ref, drop
 
 
@@ -165,17 +152,19 @@ def find_plateaus(
 ) -> list[Plateau]:
     """The plateaus of a smoothed (lag-free: centred_median()) loss curve, in order. docs/plateaus.md, briefly:
 
-    1. Bumps (see bumps()) are cut out; their time does not count. Elsewhere the detector reads the running
-       minimum of ``smoothed`` (a rise that never comes back is read as it is).
-    2. A point is *stalled* when, with ``j`` the last point at least ``window`` steps before it, the signal
-       fell by less than ``rel_drop`` of its value at ``j``; once stalled, it stays so until the fall over a
-       window reaches ``2 * rel_drop`` (hysteresis). Points with no such ``j`` are not stalled.
-    3. A stall is the union of the windows of a run of stalled points (at least ``window`` steps); stalls
-       that overlap merge. Its ``level`` is the median of ``smoothed`` over it (bumps left out).
-    4. If the loss leaves the stall slowly (below ``(1 - escape_drop) * level`` while still stalled), the
+    1. Bumps (bumps()) are cut out of the time axis: a window reaches back over them.
+    2. A point is *stalled* when, with ``j`` the last point at least ``window`` steps before it (bumps cut
+       out), ``smoothed`` fell by less than ``rel_drop`` of its value at ``j`` (a rise counts as stalled);
+       once stalled, it stays so until the fall reaches ``2 * rel_drop`` (hysteresis). Points with no such
+       ``j`` are not stalled.
+    3. A run of stalled points ends at its last point that fell by less than ``rel_drop``; it gives the
+       stretch from the reference ``j`` of its first point to that last point (at least ``window`` steps).
+       Stretches that overlap merge; one whose points were stalled for less than ``window / 2`` steps in
+       all is a pause and is dropped. ``level`` is the median of ``smoothed`` over the stretch.
+    4. If the loss leaves the stretch slowly (below ``(1 - escape_drop) * level`` before it ends), the
        plateau ends at that escape; what follows is the way out, not a plateau.
-    5. A plateau is flat: at least half of its points lie within ``rel_drop`` of its level. A stall that
-       fails this is a steady decline and is dropped.
+    5. A plateau is flat as a whole: over its points the least-squares fall is below ``rel_drop / 2`` per
+       ``window`` (relative to its level). A stretch that fails this is a steady decline and is dropped.
 
     Only the finite prefix of ``smoothed`` is used: a diverged tail is never a plateau.
     """
@@ -193,8 +182,7 @@ def find_plateaus(
     kept = np.flatnonzero(~cut)
     # Time with the bumps cut out: each kept point is one logged interval after the kept point before it.
     clock = s[0] + np.cumsum(np.diff(s, prepend=s[0]) * ~cut)
-    after_cut = np.concatenate(([False], np.diff(kept) > 1))  # a bump was cut out just before
-    stalled, ref, drop = stalled_points(clock[kept], y[kept], window, rel_drop, after_cut)
+    stalled, ref, drop = stalled_points(clock[kept], y[kept], window, rel_drop)
 
     t = clock[kept]
     spans: list[list[Any]] = []  # [first, last, time stalled] in kept-indices
@@ -218,11 +206,15 @@ def find_plateaus(
         k = escape_index(s[: idx[-1] + 1], y[: idx[-1] + 1], [Plateau(step_int(s[idx[0]]), 0, level)], escape_drop)
         if k is not None:
             idx = idx[idx <= k]
-        on_level = np.abs(y[idx] - level) <= rel_drop * abs(level)
-        fall = -np.polyfit(s[idx] - s[idx[0]], y[idx], 1)[0] * window / max(abs(level), np.finfo(float).tiny) if idx.size > 1 else 0.0
-        if on_level.mean() >= MIN_ON_LEVEL and fall < FLAT * rel_drop:
+        if idx.size < 2 or fall_per_window(s[idx], y[idx], window, level) < FLAT * rel_drop:
             found.append(Plateau(start=step_int(s[idx[0]]), end=step_int(s[idx[-1]]), level=level))
     return found
+
+
+def fall_per_window(s: np.ndarray, y: np.ndarray, window: float, level: float) -> float:
+    """The least-squares slope of ``y`` over ``s``, as the fall per ``window`` steps relative to ``|level|``."""
+    slope = np.polyfit(s - s[0], y, 1)[0]
+    return float(-slope * window / max(abs(level), np.finfo(float).tiny))
 
 
 def escape_index(s: np.ndarray, y: np.ndarray, plateaus: list[Plateau], escape_drop: float) -> int | None:

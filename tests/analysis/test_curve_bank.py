@@ -64,8 +64,9 @@ BANK = {
     "steady_exponential": Curve(lambda t: LN10 * np.exp(-t / 500), 2000, "no_plateau", (0,)),
     # a slow steady decline, 3% per 100 steps (below r): it never sits anywhere
     "slow_steady_decline": Curve(lambda t: LN10 * 0.97 ** (t / 100), 2000, "no_plateau", (0,)),
-    # loss ~ a t^-1/2: a tail that keeps slowing down, below r per window after t ~ 900
-    "power_law_tail": Curve(lambda t: LN10 / np.sqrt(1 + t / 20), 3000, "no_plateau", (0,)),
+    # loss ~ a t^-1/2: a tail that keeps slowing down, below r per window after t ~ 900 and below r/2 (flat
+    # by definition) after t ~ 2000, so its last stretch may count as a plateau; never an escape
+    "power_law_tail": Curve(lambda t: LN10 / np.sqrt(1 + t / 20), 3000, "no_plateau", (0, 1)),
     # falls from the start under heavy early noise (60% at first, 10% after ~300 steps)
     "noisy_start": Curve(
         lambda t: LN10 * np.exp(-t / 300), 1500, "no_plateau", (0,), noise=lambda t: 0.1 + 0.5 * np.exp(-t / 100)
@@ -143,10 +144,11 @@ def test_the_escape_of_the_clean_plateau_is_the_noise_free_crossing():
 
 
 def test_the_second_plateau_is_found_where_it_is():
+    # Bounds within 40 steps: noise as large as the change across the median's 51 points rounds a kink a little.
     for seed in SEEDS:
         first, second = run(BANK["late_second_plateau"], seed)["plateaus"]
-        assert first["start"] == 0 and abs(first["end"] - 400) <= 30
-        assert abs(second["start"] - 500) <= 30 and abs(second["end"] - 1300) <= 30
+        assert first["start"] == 0 and abs(first["end"] - 400) <= 40
+        assert abs(second["start"] - 500) <= 40 and abs(second["end"] - 1300) <= 40
         assert second["level"] == pytest.approx(1.2, rel=0.02)
 
 
