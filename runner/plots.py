@@ -1,20 +1,24 @@
 """Run figures (matplotlib, Agg backend: no display needed, safe in sweep workers), and the one way to save any figure.
 
 curves.png puts the LR, the training loss (raw and smoothed) and the validation accuracy on one shared iteration
-axis, so a user sees what the loss did while the LR rose and fell.
+axis, so a user sees what the loss did while the LR rose and fell; the detected plateaus are shaded and the escape
+from the first one is a vertical line (docs/plateaus.md), computed from the run's records exactly as summary.json's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
-from runner.analysis.plateaus import ema  # noqa: E402
+from runner.analysis.plateaus import centred_median, ema  # noqa: E402
+from runner.analysis.run import analyze_run  # noqa: E402
+from runner.analysis.settings import AnalysisConfig  # noqa: E402
 from runner.files import atomic_file, floats, read_csv_columns  # noqa: E402
 from runner.training.records import accuracy_points  # noqa: E402
 
@@ -27,23 +31,62 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def run_analysis_settings(run_dir: Path) -> dict[str, Any]:
+    """The run's analysis.* keys from the config Hydra saved in its folder (.hydra/config.yaml), else the defaults:
+    the figure is drawn before summary.json holds the analysis, and must use the run's own settings."""
+    import yaml
+
+    defaults = AnalysisConfig()
+    out: dict[str, Any] = {
+        "smoothing": defaults.smoothing,
+        "window": defaults.plateau.window,
+        "rel_drop": defaults.plateau.rel_drop,
+        "escape_drop": defaults.plateau.escape_drop,
+    }
+    try:
+        saved = yaml.safe_load((Path(run_dir) / ".hydra" / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return out
+    analysis = saved.get("analysis") or {}
+    out["smoothing"] = analysis.get("smoothing", out["smoothing"])
+    plateau = analysis.get("plateau") or {}
+    for key in ("window", "rel_drop", "escape_drop"):
+        out[key] = plateau.get(key, out[key])
+    return out
+
+
 def plot_curves(
-    run_dir: Path, title: str = "", smoothing: float = 0.98, cycle_ends: Sequence[int] | None = None
+    run_dir: Path,
+    title: str = "",
+    smoothing: float = 0.98,
+    cycle_ends: Sequence[int] | None = None,
+    analysis: Mapping[str, Any] | None = None,
 ) -> Path:
-    """curves.png of a run folder, drawn from its metrics.csv and eval.csv alone."""
+    """curves.png of a run folder, drawn from its metrics.csv and eval.csv alone.
+
+    ``analysis``: smoothing, window, rel_drop and escape_drop for the plateaus; by default the run's own
+    (run_analysis_settings()), with ``smoothing`` for both smoothed curves.
+    """
     run_dir = Path(run_dir)
+    settings = dict(analysis) if analysis is not None else {**run_analysis_settings(run_dir), "smoothing": smoothing}
     metrics = read_csv_columns(run_dir / "metrics.csv")
     points = accuracy_points(run_dir)
     steps = floats(metrics.get("step", []))
     losses = floats(metrics.get("loss", []))
+    lrs = floats(metrics.get("lr", []))
     fig, (ax_lr, ax_loss, ax_acc) = plt.subplots(
         3, 1, sharex=True, figsize=(9, 7.5), gridspec_kw={"height_ratios": [1, 1.4, 1]}
     )
-    ax_lr.plot(steps, floats(metrics.get("lr", [])), color="tab:blue", lw=1.2)
+    ax_lr.plot(steps, lrs, color="tab:blue", lw=1.2)
     ax_lr.set_ylabel("learning rate")
     ax_loss.plot(steps, losses, color="tab:orange", alpha=0.3, lw=0.7, label="loss")
+    beta = settings["smoothing"]
     if losses:
-        ax_loss.plot(steps, ema(losses, smoothing), color="tab:red", lw=1.4, label=f"EMA({smoothing:g})")
+        ax_loss.plot(steps, ema(losses, beta), color="tab:red", lw=1.0, alpha=0.6, label=f"EMA({beta:g}), lags")
+        ax_loss.plot(steps, centred_median(losses, beta), color="black", lw=1.2, label="centred median (detector)")
+        if loss_spans_a_decade(losses):
+            ax_loss.set_yscale("log")
+        mark_plateaus((ax_lr, ax_loss, ax_acc), steps, lrs, losses, settings)
     ax_loss.set_ylabel("training loss")
     ax_loss.legend(loc="upper right", fontsize=8)
     if points:
@@ -59,6 +102,44 @@ def plot_curves(
     path = run_dir / "curves.png"
     save_figure(fig, path)
     return path
+
+
+def loss_spans_a_decade(losses: Sequence[float]) -> bool:
+    """A log axis where the finite, positive loss spans more than a factor of 10 (else a linear one reads better)."""
+    positive = [x for x in losses if x > 0 and x != float("inf")]
+    return bool(positive) and max(positive) > 10 * min(positive)
+
+
+def mark_plateaus(
+    axes: Sequence[plt.Axes], steps: list[float], lrs: list[float], losses: list[float], settings: Mapping[str, Any]
+) -> None:
+    """Shade each detected plateau on every panel and draw the escape from the first as a vertical line."""
+    try:
+        found = analyze_run(
+            steps,
+            lrs if len(lrs) == len(steps) else None,
+            losses,
+            [],
+            [],
+            beta=settings["smoothing"],
+            window=int(settings["window"]),
+            rel_drop=settings["rel_drop"],
+            escape_drop=settings["escape_drop"],
+            targets=[],
+        )
+    except ValueError:  # a damaged log (steps out of order): its curves without the marks
+        return
+    for i, p in enumerate(found["plateaus"]):
+        for ax in axes:
+            ax.axvspan(p["start"], p["end"], color="tab:purple", alpha=0.12, lw=0, label="plateau" if i == 0 else None)
+    step = found["escape_step"]
+    if step is not None:
+        lr = found["escape_lr"]
+        label = f"escape: step {step}" + (f", LR {lr:.3g}" if lr is not None else "")
+        for ax in axes:
+            ax.axvline(step, color="tab:purple", lw=1.4, ls="--", label=label if ax is axes[1] else None)
+    if found["escape_status"] is not None:
+        axes[1].set_title(f"escape_status: {found['escape_status']}", fontsize=9, loc="left")
 
 
 def plot_schedule(

@@ -77,7 +77,7 @@ def test_ema_rejects_beta_of_one():
 # ---- find_plateaus -----------------------------------------------------------------------------------------
 def test_flat_then_fall_one_plateau_within_a_window():
     t, y = flat_then_fall()
-    (p,) = pl.find_plateaus(t, pl.ema(y), W, 0.05)
+    (p,) = pl.find_plateaus(t, pl.centred_median(y), W, 0.05)
     assert_bounds(p, 0, 600)
     assert p.level == pytest.approx(LN10)  # the bias-corrected EMA of a flat start is exactly flat
 
@@ -85,7 +85,7 @@ def test_flat_then_fall_one_plateau_within_a_window():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_flat_then_fall_with_noise(seed):
     t, y = flat_then_fall()
-    (p,) = pl.find_plateaus(t, pl.ema(noisy(y, seed)), W, 0.05)
+    (p,) = pl.find_plateaus(t, pl.centred_median(noisy(y, seed)), W, 0.05)
     assert_bounds(p, 0, 600)
     assert p.level == pytest.approx(LN10, rel=0.02)
 
@@ -94,27 +94,41 @@ def test_flat_then_fall_with_noise(seed):
 def test_two_plateaus_within_a_window(seed):
     t, y = two_plateaus()
     y = y if seed is None else noisy(y, seed)
-    first, second = pl.find_plateaus(t, pl.ema(y), W, 0.05)
+    first, second = pl.find_plateaus(t, pl.centred_median(y), W, 0.05)
     assert_bounds(first, 0, 400)
     assert_bounds(second, 500, 1000)
     assert first.level == pytest.approx(LN10, rel=0.02)
     assert second.level == pytest.approx(1.8, rel=0.02)
 
 
-def test_start_after_a_sudden_drop_lags_by_the_ema_settling_time():
-    # A step from h to l at T: far from the bias-corrected start the EMA is l + (h-l) * beta**(k+1) at T+k.
-    # The window [T+k, T+k+W] is flat enough once (h-l) beta**(k+1) (1 - beta**W) < r (l + (h-l) beta**(k+1)),
-    # and the last stalled point before the drop is T+k with (h-l)(1 - beta**(k+1)) < r h.
-    beta, r, h, low, T, n = 0.98, 0.05, LN10, 1.2, 800, 1600
+def test_bounds_at_a_sudden_drop_are_exact_on_the_centred_median():
+    # The old EMA detector started the plateau after a halving ~134 steps late (the EMA's settling time). The
+    # centred median keeps a step a step, so the bounds are where the loss changed.
+    h, low, T, n = LN10, 1.2, 800, 1600
     y = np.where(np.arange(n) < T, h, low)
-    first, second = pl.find_plateaus(np.arange(n), pl.ema(y, beta), W, r)
+    first, second = pl.find_plateaus(np.arange(n), pl.centred_median(y), W, 0.05)
+    assert (first.start, first.end) == (0, T - 1)
+    assert (second.start, second.end) == (T, n - 1)
+    assert second.level == low
 
-    k_start = math.ceil(math.log(r * low / ((h - low) * (1 - beta**W - r))) / math.log(beta)) - 1
-    k_end = math.ceil(math.log(1 - r * h / (h - low)) / math.log(beta)) - 2
-    assert first.start == 0 and first.end == T + k_end
-    assert second.start == T + k_start  # ~134 steps late for this halving: documented, not a bug
-    assert second.end == n - 1
-    assert second.level == pytest.approx(low, rel=1e-3)
+
+def test_centred_median_has_no_lag_on_a_monotone_curve_and_keeps_a_step():
+    t = np.arange(500, dtype=float)
+    fall = LN10 * np.exp(-t / 100)
+    h = pl.half_width(0.98)
+    np.testing.assert_allclose(pl.centred_median(fall)[h:-h], fall[h:-h])  # the ends use a one-sided window
+    step = np.where(t < 250, 2.0, 1.0)
+    np.testing.assert_array_equal(pl.centred_median(step), step)
+    assert pl.half_width(0.98) == 25 and pl.half_width(0.0) == 0
+    np.testing.assert_array_equal(pl.centred_median([3.0, 1.0, 2.0], beta=0.0), [3.0, 1.0, 2.0])
+
+
+def test_centred_median_ignores_outliers_and_stops_at_the_first_non_finite_value():
+    y = np.full(200, 2.0)
+    y[100] = 50.0  # one wild minibatch
+    np.testing.assert_array_equal(pl.centred_median(y), 2.0)
+    out = pl.centred_median([1.0] * 60 + [np.inf] + [1.0] * 10)
+    assert np.all(out[:60] == 1.0) and np.isnan(out[60:]).all()
 
 
 def test_plateau_after_an_immediate_fall_is_found_later_and_not_at_the_start():
@@ -125,14 +139,14 @@ def test_plateau_after_an_immediate_fall_is_found_later_and_not_at_the_start():
         [t < 150, (t >= 150) & (t < 800), t >= 800],
         [lambda x: LN10 + (2.0 - LN10) * x / 150, 2.0, lambda x: 2.0 * np.exp(-(x - 800) / 200)],
     )
-    (p,) = pl.find_plateaus(t, pl.ema(y), W, 0.05)
+    (p,) = pl.find_plateaus(t, pl.centred_median(y), W, 0.05)
     assert p.start > 0
     assert_bounds(p, 150, 800)
 
 
 def test_exponential_decay_has_no_plateau():
     t = np.arange(2000, dtype=float)
-    sm = pl.ema(LN10 * np.exp(-t / 500))  # loses 18% per window everywhere
+    sm = pl.centred_median(LN10 * np.exp(-t / 500))  # loses 18% per window everywhere
     plateaus = pl.find_plateaus(t, sm, W, 0.05)
     assert plateaus == []
     assert pl.escape(t, sm, plateaus, 0.2) is None
@@ -150,16 +164,33 @@ def test_noisy_inverse_sqrt_decay_has_no_plateau(seed):
     assert res["plateau_fraction"] == 0.0
 
 
-def test_slow_tail_counts_as_plateau_by_definition():
-    # The same 1/sqrt curve continued to 3000 steps loses < 5% per window after t ~ 900.
+def test_power_law_tail_is_a_plateau_only_once_flatter_than_half_r():
+    # The old detector called the whole tail after t ~ 900 (less than r per window) a plateau. A plateau must
+    # be flat as a whole (fall below r/2 per window): ln10/sqrt(1 + t/20) falls 50/(t+20) per window, less
+    # than 2.5% only after t ~ 1980.
     t = np.arange(3001, dtype=float)
-    (p,) = pl.find_plateaus(t, pl.ema(LN10 / np.sqrt(1 + t / 20)), W, 0.05)
-    assert abs(p.start - 906) <= W and p.end == 3000
+    found = pl.find_plateaus(t, pl.centred_median(LN10 / np.sqrt(1 + t / 20)), W, 0.05)
+    assert all(p.start >= 1900 for p in found), found
+    assert pl.find_plateaus(t[:1900], pl.centred_median(LN10 / np.sqrt(1 + t[:1900] / 20)), W, 0.05) == []
+
+
+def test_slow_steady_decline_is_not_a_plateau():
+    # 3% per window is below r everywhere: the old detector made the whole run one plateau and "escaped" it.
+    t = np.arange(2000, dtype=float)
+    assert pl.find_plateaus(t, pl.centred_median(LN10 * 0.97 ** (t / 100)), W, 0.05) == []
+
+
+def test_hysteresis_keeps_one_plateau_through_dips_above_r():
+    # Flat, with two short dips that fall 7% over a window (above r, below 2r) and come back: one plateau.
+    t = np.arange(1200, dtype=float)
+    y = LN10 * (1 - 0.07 * (np.exp(-(((t - 400) / 20) ** 2)) + np.exp(-(((t - 800) / 20) ** 2))))
+    (p,) = pl.find_plateaus(t, pl.centred_median(y), W, 0.05)
+    assert (p.start, p.end) == (0, 1199)
 
 
 def test_plateau_until_the_end_is_never_escaped():
     t = np.arange(800, dtype=float)
-    sm = pl.ema(LN10 * (1 - 0.04 * t / 800))  # drifts down 4% in total: stalled throughout
+    sm = pl.centred_median(LN10 * (1 - 0.04 * t / 800))  # drifts down 4% in total: stalled throughout
     plateaus = pl.find_plateaus(t, sm, W, 0.05)
     assert plateaus == [Plateau(0, 799, pytest.approx(float(np.median(sm))))]
     assert pl.escape(t, sm, plateaus, 0.2) is None
@@ -168,35 +199,36 @@ def test_plateau_until_the_end_is_never_escaped():
 
 def test_steps_not_starting_at_zero_shift_the_answer():
     t, y = flat_then_fall()
-    base = pl.find_plateaus(t, pl.ema(y), W, 0.05)
-    shifted = pl.find_plateaus(t + 5000, pl.ema(y), W, 0.05)
+    base = pl.find_plateaus(t, pl.centred_median(y), W, 0.05)
+    shifted = pl.find_plateaus(t + 5000, pl.centred_median(y), W, 0.05)
     assert [(p.start - 5000, p.end - 5000, p.level) for p in shifted] == [(p.start, p.end, p.level) for p in base]
 
 
 def test_sparse_logging_window_is_in_steps():
     # Logged every 10 steps, flat to step 6000 then decay; window 1000 steps = 100 points, beta per point.
     t, y = flat_then_fall()
-    (p,) = pl.find_plateaus(10 * t, pl.ema(y), 10 * W, 0.05)
+    (p,) = pl.find_plateaus(10 * t, pl.centred_median(y), 10 * W, 0.05)
     assert_bounds(p, 0, 6000, tol=10 * W)
 
 
 def test_series_shorter_than_window_has_no_plateau():
     t = np.arange(50, dtype=float)
-    assert pl.find_plateaus(t, pl.ema(np.full(50, LN10)), W, 0.05) == []
+    assert pl.find_plateaus(t, pl.centred_median(np.full(50, LN10)), W, 0.05) == []
     assert pl.find_plateaus([], [], W, 0.05) == []
     assert pl.find_plateaus([7], [1.0], W, 0.05) == []
 
 
-def test_window_of_exactly_the_span_gives_a_plateau():
-    t = np.arange(101, dtype=float)  # steps 0..100: one full window
-    assert pl.find_plateaus(t, np.full(101, 1.0), W, 0.05) == [Plateau(0, 100, 1.0)]
+def test_a_plateau_needs_half_a_window_of_stalled_points():
+    # The first point with a full window behind it is at step W; a plateau needs W/2 steps of stalled points.
+    assert pl.find_plateaus(np.arange(151), np.full(151, 1.0), W, 0.05) == [Plateau(0, 150, 1.0)]
+    assert pl.find_plateaus(np.arange(149), np.full(149, 1.0), W, 0.05) == []
 
 
 def test_diverged_tail_is_neither_plateau_nor_escape():
     t, y = flat_then_fall(n=1000)
     y = y.copy()
     y[650:] = np.inf  # diverges 50 steps after the fall began, before any escape (~675)
-    sm = pl.ema(y)
+    sm = pl.centred_median(y)
     (p,) = pl.find_plateaus(t, sm, W, 0.05)
     assert p.start == 0 and p.end < 650
     assert pl.escape(t, sm, [p], 0.2) is None
@@ -231,7 +263,7 @@ def test_inputs_as_lists_and_validation():
 def test_escape_is_first_step_below_threshold(seed):
     t, y = flat_then_fall()
     y = y if seed is None else noisy(y, seed)
-    sm = pl.ema(y)
+    sm = pl.centred_median(y)
     plateaus = pl.find_plateaus(t, sm, W, 0.05)
     level = plateaus[0].level
     expected = int(np.flatnonzero(sm < 0.8 * level)[0])
@@ -244,7 +276,7 @@ def test_escape_is_first_step_below_threshold(seed):
 
 def test_escape_uses_the_first_plateau_and_searches_from_its_start():
     t, y = two_plateaus()
-    sm = pl.ema(y)
+    sm = pl.centred_median(y)
     plateaus = pl.find_plateaus(t, sm, W, 0.05)
     # Dropping to 1.8 is below 0.8 ln 10 = 1.84, so the first plateau is escaped on the way down.
     assert pl.escape(t, sm, plateaus, 0.2) == int(np.flatnonzero(sm < 0.8 * plateaus[0].level)[0])
@@ -267,7 +299,7 @@ def test_plateau_climbed_into_from_below_is_escaped_only_after_it():
             lambda x: 2.0 * np.exp(-(x - 900) / 200),
         ],
     )
-    sm = pl.ema(y)
+    sm = pl.centred_median(y)
     (p,) = pl.find_plateaus(t, sm, W, 0.05)
     assert p.start < 300 and abs(p.end - 900) <= W and p.level == pytest.approx(2.0, rel=0.01)
     threshold = 0.8 * p.level
@@ -282,8 +314,8 @@ def test_analyze_run_escape_lr_is_the_lr_at_the_escape_step():
     t = t + 100  # steps need not start at 0
     lrs = 1e-3 + 1e-5 * np.arange(t.size)  # distinct LR per step
     res = run_analysis.analyze_run(t, lrs, y, [], [], beta=0.98, window=W, rel_drop=0.05, escape_drop=0.2, targets=[])
-    idx = int(np.flatnonzero(pl.ema(y) < 0.8 * LN10)[0])
-    assert res["escape_step"] == idx + 100
+    idx = int(np.flatnonzero(y < 0.8 * LN10)[0])  # where the loss itself crossed (the EMA crossed ~50 later)
+    assert res["escape_status"] == "escaped" and res["escape_step"] == idx + 100
     assert res["escape_lr"] == pytest.approx(lrs[idx])
 
 
@@ -341,7 +373,8 @@ def test_analyze_run_is_json_ready():
         escape_drop=0.2,
         targets=[0.9, 0.95, 0.99],
     )
-    assert set(res) == {"plateaus", "escape_step", "escape_lr", "plateau_fraction", "steps_to_target"}
+    assert set(res) == {"plateaus", "escape_status", "escape_step", "escape_lr", "plateau_fraction", "steps_to_target"}
+    assert res["escape_status"] == "escaped"
     assert len(res["plateaus"]) == 2 and set(res["plateaus"][0]) == {"start", "end", "level"}
     assert res["steps_to_target"] == {"0.9": 1200, "0.95": 1600, "0.99": None}
     assert 0.5 < res["plateau_fraction"] < 0.8
@@ -363,6 +396,7 @@ def test_analyze_run_degenerate_runs(losses):
     res = run_analysis.analyze_run(list(range(n)), [0.1] * n, losses, [], [], targets=[0.9])
     assert res == {
         "plateaus": [],
+        "escape_status": None,  # too short (or no finite loss) to tell
         "escape_step": None,
         "escape_lr": None,
         "plateau_fraction": 0.0,
