@@ -63,6 +63,9 @@ class Comparison:
     p: float | None = None
     test: str = ""
     verdict: str = NO_VERDICT
+    # "group", "baseline" or "both" when half the seeds or more are censored there: that median is the run length
+    # (or accuracy 0) by convention, so the difference is a convention too, not a size to quote.
+    censored_median: str = ""
 
     @property
     def detected(self) -> bool:
@@ -95,6 +98,8 @@ def compare(sample: Sample, base: Sample, *, higher_is_better: bool, censor_at: 
         difference = float(np.median(x) - np.median(y))
         low, high = _bootstrap(x, y, lambda a, b, axis: np.median(a, axis=axis) - np.median(b, axis=axis))
         test = MANN_WHITNEY
+    sides = (2 * sample.censored >= sample.n, 2 * base.censored >= base.n)
+    censored_median = {(True, False): "group", (False, True): "baseline", (True, True): "both"}.get(sides, "")
     p = float(p)
     # Both must agree before a difference is called: the p of the test and a CI that leaves 0 out.
     detected = p < ALPHA and (low > 0 or high < 0)
@@ -102,7 +107,16 @@ def compare(sample: Sample, base: Sample, *, higher_is_better: bool, censor_at: 
         verdict = BETTER if (difference > 0) == higher_is_better else WORSE
     else:
         verdict = f"no detectable difference at {n_text(sample.n, base.n)}"
-    return Comparison(**head, difference=difference, ci_low=low, ci_high=high, p=p, test=test, verdict=verdict)
+    return Comparison(
+        **head,
+        difference=difference,
+        ci_low=low,
+        ci_high=high,
+        p=p,
+        test=test,
+        verdict=verdict,
+        censored_median=censored_median if test == MANN_WHITNEY else "",
+    )
 
 
 def ratio(sample: Sample, base: Sample, censor_at: float) -> tuple[float | None, float | None, float | None]:
