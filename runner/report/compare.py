@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.report.groups import Group
@@ -49,6 +49,10 @@ def comparisons(groups: list[Group], base: Group | None, figures: list[Figure], 
                 higher_is_better=f.higher_is_better,
                 censor_at=censor_at(f, length),
             )
+            if f.key == "escape_step" and not (result.n and result.n_baseline):
+                # every seed of one side had no plateau: there is nothing to escape, which is not a missing result
+                flat = f"{no_plateau(g.counted)}/{len(g.counted)} and {no_plateau(base.counted)}/{len(base.counted)}"
+                result = replace(result, verdict=f"nothing to escape (no plateau in {flat} seeds)")
             rows.append(Row(g, f, result))
     return rows
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from runner.report.build import build_report
-from support import read_csv
+from support import ROOT, read_csv
 
 SEEDS3 = [0.90, 0.92, 0.91]
 
@@ -199,3 +199,29 @@ def test_a_rebuilt_report_is_byte_for_byte_the_same(fake_sweep):
     assert {n: (fake_sweep.folder / n).read_bytes() for n in first} == first
     row = {(r["group"], r["figure"]): r for r in read_csv(fake_sweep.folder / "comparisons.csv")}
     assert row[("schedule=sgdr", "steps_to_0.9")]["ci_low"] != ""
+
+
+def readme_row(name: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+
+
+def test_the_readme_names_every_column_of_the_report_tables(fake_sweep):
+    fake_sweep.group("schedule=constant", SEEDS3, test=0.9)
+    fake_sweep.group("schedule=triangular", SEEDS3, test=0.9)
+    build_report(fake_sweep.folder)
+    for name in ("runs.csv", "comparisons.csv", "schedules.csv"):
+        row = readme_row(name)
+
+        def named(word: str, row: str = row) -> bool:
+            return re.search(rf"(?<![\w.]){re.escape(word)}(?![\w.])", row) is not None
+
+        missing = []
+        for column in read_csv(fake_sweep.folder / name)[0]:
+            # per-target columns and per-figure statistics are documented by their pattern
+            target = re.sub(r"^steps_to_0\.\d+", "steps_to_<target>", column)
+            figure = re.match(r"(.+)_(mean|std|min|max|n)$", target)
+            stats_pattern = figure and "<figure>_mean/_std/_min/_max/_n" in row and named(figure.group(1))
+            if not (named(target) or stats_pattern):
+                missing.append(column)
+        assert not missing, f"README's {name} row lacks {missing}"
