@@ -64,8 +64,7 @@ def choose_baseline(groups: list[Group], requested: str | None) -> Baseline:
             return Baseline(best, f"grid-chosen {kind}: `{best.label}`, best of {labels} by validation accuracy")
     return Baseline(
         None,
-        "the sweep has no constant or fixed (step decay) group and analysis.baseline is not set: "
-        "nothing to compare with",
+        "the sweep has no constant or fixed (step decay) group and analysis.baseline is not set",
     )
 
 

@@ -72,7 +72,7 @@ def write_markdown(
         "",
         f"**{headline}**",
         "",
-        f"Baseline: {baseline.note}.",
+        f"Baseline: {baseline.note}." if base else f"Baseline: none ({baseline.note}).",
         "",
         f"Folder `{sweep_dir}`: {len(records)} runs, {sum(r.status in OK for r in records)} completed, "
         f"{diverged} diverged (counted as the worst outcome on every figure), {len(excluded)} excluded "
