@@ -1,7 +1,8 @@
-"""The sweep report: runs.csv, schedules.csv, compare.png and report.md, built from a sweep folder's files alone.
+"""The sweep report: runs.csv, schedules.csv, comparisons.csv, compare.png and report.md, from a sweep folder's files.
 
 The same code runs as a Hydra callback at the end of every multirun (runner/sweep/callbacks.py) and on demand as
-`python -m runner.report DIR`. Runs that are missing, unfinished or failed are listed, never silently averaged in.
+`python -m runner.report DIR`. Runs that are missing, unfinished or failed are listed and left out; diverged runs
+stay in every comparison as their worst outcome (runner/report/measures.py).
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.files import write_rows
-from runner.report.groups import group_runs, smith_comparison, target_keys
+from runner.report.baseline import sweep_baseline
+from runner.report.compare import comparison_rows, comparisons
+from runner.report.groups import group_runs, target_keys
+from runner.report.headline import headline
 from runner.report.markdown import write_markdown
+from runner.report.measures import compared_figures, run_length
+from runner.report.smith import smith_table
 from runner.report.tables import group_rows, run_rows
 from runner.sweep.collect import collect
 
 
 def build_report(sweep_dir: Path) -> dict:
-    """Write runs.csv, schedules.csv, compare.png and report.md; return counts of runs by status."""
+    """Write the report's files; return counts of runs by status."""
     from runner.report.figures import plot_compare
 
     sweep_dir = Path(sweep_dir)
@@ -27,11 +33,26 @@ def build_report(sweep_dir: Path) -> dict:
         raise FileNotFoundError(f"{sweep_dir}: no multirun.yaml and no run folders: not a sweep folder")
     groups = group_runs(records)
     targets = target_keys(records)
-    smith_target, smith = smith_comparison(groups)
+    figures = compared_figures(records, targets)
+    length = run_length(records)
+    baseline = sweep_baseline(groups, records)
+    rows = comparisons(groups, baseline.group, figures, length)
+    smith_target, smith = smith_table(groups, baseline.group, length)
     write_rows(sweep_dir / "runs.csv", *run_rows(records, targets))
     write_rows(sweep_dir / "schedules.csv", *group_rows(groups, targets, smith))
+    write_rows(sweep_dir / "comparisons.csv", *comparison_rows(rows, baseline.group))
     plot_compare(sweep_dir / "compare.png", [(g.label, [r.folder for r in g.done]) for g in groups])
-    write_markdown(sweep_dir, records, groups, targets, smith_target, smith)
+    write_markdown(
+        sweep_dir,
+        records,
+        groups,
+        figures,
+        headline=headline(groups, baseline, rows),
+        baseline=baseline,
+        rows=rows,
+        smith_target=smith_target,
+        smith=smith,
+    )
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1

@@ -10,16 +10,13 @@ from typing import Any
 
 from runner.analysis.targets import steps_to_target as first_reaching
 from runner.analysis.targets import target_key
-from runner.status import OK
+from runner.report.measures import COUNTED, steps_to_target
+from runner.status import OK, Status
 from runner.sweep.collect import RunRecord
 from runner.training.records import accuracy_points
 
-FIGURES = ("final_val_acc", "best_val_acc", "escape_step", "plateau_fraction", "wall_s")
-
-
-def steps_to_target(record: RunRecord) -> dict[str, Any]:
-    """{target: first step reaching it} of a run's summary ({} when it has none)."""
-    return (record.summary.steps_to_target if record.summary else None) or {}
+# The per-group statistics of schedules.csv (over completed runs), beside the steps to each target.
+FIGURES = ("final_val_acc", "best_val_acc", "test_acc", "escape_step", "plateau_fraction", "wall_s")
 
 
 @dataclass
@@ -31,7 +28,22 @@ class Group:
 
     @property
     def done(self) -> list[RunRecord]:
+        """Completed runs: the ones whose numbers the tables describe."""
         return [r for r in self.runs if r.status in OK]
+
+    @property
+    def counted(self) -> list[RunRecord]:
+        """Completed and diverged runs: the seeds every comparison counts (a divergence as the worst outcome)."""
+        return [r for r in self.runs if r.status in COUNTED]
+
+    @property
+    def diverged(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.status == Status.DIVERGED]
+
+    @property
+    def excluded(self) -> list[RunRecord]:
+        """Failed, missing, interrupted or unfinished runs: no evidence about the schedule, listed and left out."""
+        return [r for r in self.runs if r.status not in COUNTED]
 
     @property
     def schedule(self) -> str:
@@ -85,38 +97,15 @@ def first_step_reaching(folder: Path | None, accuracy: float) -> int | None:
 
 
 def spread(values: list[float | None]) -> dict[str, Any]:
-    """Mean, sample std, min and max of the values that exist, and how many there were."""
+    """Mean, sample std (None for a single value: one seed has no spread to show), min and max of the values that
+    exist, and how many there were."""
     xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not xs:
         return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
     return {
         "mean": statistics.fmean(xs),
-        "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+        "std": statistics.stdev(xs) if len(xs) > 1 else None,
         "min": min(xs),
         "max": max(xs),
         "n": len(xs),
     }
-
-
-def baseline_group(groups: list[Group]) -> Group | None:
-    """The constant-LR group Smith compares against (the first, if a sweep holds several constant LRs)."""
-    for g in groups:
-        if g.schedule == "constant" and g.done:
-            return g
-    return None
-
-
-def smith_comparison(groups: list[Group]) -> tuple[float | None, dict[str, dict]]:
-    """Per group: the steps to reach the constant policy's mean final accuracy, and the ratio to constant's."""
-    base = baseline_group(groups)
-    if base is None:
-        return None, {}
-    target = statistics.fmean(r.summary.final_val_acc for r in base.done)
-    steps = {g.label: spread([first_step_reaching(r.folder, target) for r in g.done]) for g in groups}
-    base_steps = steps[base.label]["mean"]
-    out = {}
-    for g in groups:
-        s = steps[g.label]
-        ratio = s["mean"] / base_steps if s["mean"] is not None and base_steps else None
-        out[g.label] = {"steps": s, "ratio": ratio, "reached": s["n"], "of": len(g.done)}
-    return target, out

@@ -31,6 +31,8 @@ class RunRecord:
     summary: RunSummary | None = None
     problem: str | None = None  # why this run has no usable result: missing folder, no summary.json, ...
     values: dict[str, Any] = field(default_factory=dict)
+    # analysis.baseline from the run's .hydra/config.yaml: the group the sweep report compares with (None: unset).
+    baseline: str | None = None
 
     @property
     def status(self) -> str:
@@ -63,6 +65,15 @@ def _load_yaml(path: Path) -> Any:
         return None
 
 
+def _baseline(config: Any) -> str | None:
+    """analysis.baseline of a run's composed config, when it names a group (the report reads nothing else there)."""
+    analysis = config.get("analysis") if isinstance(config, dict) else None
+    value = analysis.get("baseline") if isinstance(analysis, dict) else None
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
 def planned_jobs(sweep_dir: Path) -> list[list[str]]:
     """The override list of every job the sweep meant to run, from multirun.yaml (empty if it is gone)."""
     multirun = _load_yaml(sweep_dir / "multirun.yaml")
@@ -85,7 +96,14 @@ def found_runs(sweep_dir: Path) -> list[RunRecord]:
         summary = summary_file.read(folder)
         problem = None if summary else "summary.json missing or unreadable (killed or still running?)"
         runs.append(
-            RunRecord(job=job, overrides=[str(o) for o in overrides], folder=folder, summary=summary, problem=problem)
+            RunRecord(
+                job=job,
+                overrides=[str(o) for o in overrides],
+                folder=folder,
+                summary=summary,
+                problem=problem,
+                baseline=_baseline(_load_yaml(hydra_dir / "config.yaml")),
+            )
         )
     return runs
 

@@ -187,3 +187,21 @@ def test_group_labels_read_as_a_user_would_write_them():
     assert short_override("experiment/plateau_escape@_global_=constant") == "plateau_escape=constant"
     assert short_override("schedule=triangular2") == "schedule=triangular2"
     assert short_override("schedule.max_lr=0.1") == "schedule.max_lr=0.1"
+
+
+def test_a_real_sweep_of_three_seeds_reports_comparisons_with_verdicts(cli, tmp_path):
+    sweep = tmp_path / "seeds3"
+    proc = cli("-m", "schedule=constant,triangular", "seed=0,1,2", "trainer.max_steps=60", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr
+    text = (sweep / "report.md").read_text()
+    assert text.splitlines()[2].startswith("**Against `schedule=constant` (n=3 each): ")
+    assert "## Against `schedule=constant`" in text and "| verdict |" in text
+    rows = read_csv(sweep / "comparisons.csv")
+    assert {r["group"] for r in rows} == {"schedule=triangular"}
+    final = next(r for r in rows if r["figure"] == "final_val_acc")
+    assert final["n"] == final["n_baseline"] == "3" and final["test"] in ("welch_t", "mann_whitney_u")
+    assert final["p"] != "" and final["verdict"] in ("better", "worse", "no detectable difference at n = 3")
+    runs = read_csv(sweep / "runs.csv")
+    assert {"test_acc", "escape_status"} <= set(runs[0])
+    before = (sweep / "comparisons.csv").read_bytes()
+    assert report(sweep).returncode == 0 and (sweep / "comparisons.csv").read_bytes() == before
