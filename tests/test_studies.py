@@ -35,7 +35,7 @@ def test_every_policy_of_a_study_validates_and_ends_at_a_cycle_end(study, monkey
         assert re.search(rf"{arm}\b", sweep) and (CONF / "experiment" / study / f"{arm}.yaml").is_file()
     for cfg in study_configs(study):
         assert cfg.dataset.name == "fashion_mnist"
-        n_train = cfg.dataset.subset or 60000
+        n_train = cfg.dataset.subset or 60000 - cfg.dataset.val_size  # validation is held out of the 60,000
         per_epoch = iters_per_epoch(n_train, cfg.trainer.batch_size)
         steps = total_steps(n_train, cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
         schedule = cfg.schedule.resolve(per_epoch, steps)

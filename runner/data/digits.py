@@ -1,7 +1,7 @@
 """`dataset=digits`: scikit-learn's 1,797 8x8 handwritten digits, shipped with scikit-learn, so no network is needed.
 
-digits has no official test split, so a seeded share of it (dataset.val_fraction, drawn with dataset.split_seed) is
-held out for validation.
+digits has no official test split, so one seeded permutation (dataset.split_seed) holds out a share for validation
+(dataset.val_fraction) and a share for the test measured once at the end (dataset.test_fraction); the rest trains.
 """
 
 from __future__ import annotations
@@ -23,10 +23,17 @@ from runner.typed import require_in
 class DigitsConfig:
     name: str = "digits"
     val_fraction: float = 0.2
+    test_fraction: float = 0.2
     split_seed: int = 0
 
     def check(self, key: str) -> None:
         require_in(f"{key}.val_fraction", self.val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        require_in(f"{key}.test_fraction", self.test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                f"{key}.test_fraction={self.test_fraction!r}: with {key}.val_fraction={self.val_fraction!r} it "
+                "leaves no images to train on; the two must add up to less than 1"
+            )
         if self.split_seed < 0:
             raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
 
@@ -57,9 +64,11 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 def load(cfg: DigitsConfig) -> Any:
-    """The digits as a DataSplit (runner/data/split.py): a seeded train/validation split, standardized."""
+    """The digits as a DataSplit (runner/data/split.py): a seeded train/validation/test split, standardized."""
     from runner.data.split import split_and_normalize
 
     images, labels = digits_arrays()
     images = images.reshape(-1, 1, 8, 8) / 16.0
-    return split_and_normalize(images, labels, cfg.val_fraction, cfg.split_seed, num_classes=10)
+    return split_and_normalize(
+        images, labels, cfg.val_fraction, cfg.split_seed, num_classes=10, test_fraction=cfg.test_fraction
+    )

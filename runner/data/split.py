@@ -2,6 +2,13 @@
 
 Small datasets live in memory and are indexed by a seeded permutation: faster than a DataLoader on a CPU and fully
 reproducible. The loaders (runner/data/digits.py, runner/data/image_files.py) read the files and end here.
+
+Three parts, each with its own job: training images (the only ones the optimizer and the standardization statistics
+see), validation images (every evaluation during a run; what eval.csv, final_val_acc and best_val_acc report, and
+what the range test measures) and test images (measured once, at the end of a completed run: summary.json's
+test_acc; never used for a choice). Validation is held out of the training data and kept in its drawn, shuffled
+order, so its first N images are themselves a seeded random sample: trainer.eval_size and range_test.eval_size
+take those.
 """
 
 from __future__ import annotations
@@ -31,29 +38,48 @@ class DataSplit:
     num_classes: int
     mean: torch.Tensor | None = None
     std: torch.Tensor | None = None
+    # Last and optional, so a split built by hand (tests, benchmarks) needs none: a run then reports no test_acc.
+    test_x: torch.Tensor | None = None
+    test_y: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
 
     def inputs(self, images: torch.Tensor) -> torch.Tensor:
-        """Model inputs for stored images (a batch of train_x or val_x): float32, standardized."""
+        """Model inputs for stored images (a batch of train_x, val_x or test_x): float32, standardized."""
         if self.mean is None:
             return images
         return images.to(torch.float32).div_(255.0).sub_(self.mean).div_(self.std)
 
 
 def split_and_normalize(
-    images: np.ndarray, labels: np.ndarray, val_fraction: float, split_seed: int, num_classes: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    val_fraction: float,
+    split_seed: int,
+    num_classes: int,
+    test_fraction: float = 0.0,
 ) -> DataSplit:
-    """Seeded split, then standardize with the training images' mean and std (no validation leak).
+    """Seeded train/validation/test split, then standardize with the training images' mean and std (no leak).
 
     The split has its own seed (dataset.split_seed), not the run's: runs with different seeds are then judged on
-    the same validation images, so the seed spread measures training noise alone.
+    the same validation and test images, so the seed spread measures training noise alone. One permutation gives
+    all three parts: validation first (the same images as before a test part existed), then test, then training.
     """
     order = np.random.default_rng(split_seed).permutation(len(images))
     n_val = max(1, int(round(val_fraction * len(images))))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    n_test = int(round(test_fraction * len(images)))
+    if test_fraction > 0:
+        n_test = max(1, n_test)
+    val_idx, test_idx, train_idx = order[:n_val], order[n_val : n_val + n_test], order[n_val + n_test :]
+    if len(train_idx) == 0:
+        from runner.errors import ConfigError
+
+        raise ConfigError(
+            f"dataset.val_fraction={val_fraction!r}: with dataset.test_fraction={test_fraction!r} it leaves none of "
+            f"the {len(images):,} images to train on; choose fractions that add up to less than 1"
+        )
     x = torch.as_tensor(images, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.int64)
     mean, std = x[train_idx].mean(), x[train_idx].std()
@@ -64,6 +90,8 @@ def split_and_normalize(
         x[val_idx].contiguous(),
         y[val_idx].contiguous(),
         num_classes,
+        test_x=x[test_idx].contiguous() if n_test else None,
+        test_y=y[test_idx].contiguous() if n_test else None,
     )
 
 
@@ -92,18 +120,34 @@ def channel_stats(images: np.ndarray, chunk: int = 256) -> tuple[torch.Tensor, t
 
 
 def standardized_uint8(
-    train: np.ndarray, val: np.ndarray, num_classes: int, train_y: np.ndarray, val_y: np.ndarray
+    train: np.ndarray,
+    val: np.ndarray,
+    num_classes: int,
+    train_y: np.ndarray,
+    val_y: np.ndarray,
+    test: np.ndarray | None = None,
+    test_y: np.ndarray | None = None,
 ) -> DataSplit:
-    """uint8 images kept as they are, with the training images' per-channel statistics (no validation leak)."""
+    """uint8 images kept as they are, with the training images' per-channel statistics (no validation or test
+    leak). A contiguous array becomes a tensor without a copy."""
     mean, std = channel_stats(train)
+
+    def pixels(a: np.ndarray | None) -> torch.Tensor | None:
+        return None if a is None else torch.as_tensor(np.ascontiguousarray(a))
+
+    def classes(a: np.ndarray | None) -> torch.Tensor | None:
+        return None if a is None else torch.as_tensor(a, dtype=torch.int64)
+
     return DataSplit(
-        torch.as_tensor(np.ascontiguousarray(train)),
-        torch.as_tensor(train_y, dtype=torch.int64),
-        torch.as_tensor(np.ascontiguousarray(val)),
-        torch.as_tensor(val_y, dtype=torch.int64),
+        pixels(train),
+        classes(train_y),
+        pixels(val),
+        classes(val_y),
         num_classes,
         mean,
         std,
+        test_x=pixels(test),
+        test_y=classes(test_y),
     )
 
 
@@ -117,3 +161,21 @@ def seeded_subset(n: int, size: Any, seed: int, key: str) -> np.ndarray | slice:
     if size > n:
         raise ConfigError(f"{key}={size!r}: larger than the {n:,} images available; choose at most {n} or null")
     return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
+
+def take_rows_in_place(images: np.ndarray, rows: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """images[rows] for strictly increasing `rows`, as a view of `images` whose leading rows now hold them.
+
+    Fancy indexing would copy every kept image while the originals are still held: for Fashion-MNIST's 55,000
+    training images that is a second 43 MB. Moving them forward a chunk at a time needs one chunk more. It is safe
+    because rows[k] >= k: every source row lies at or after its destination and after every row already written,
+    and each chunk is copied out (the fancy index) before it is written back. Arrays that cannot be written to
+    are copied the ordinary way.
+    """
+    rows = np.asarray(rows)
+    if not images.flags.writeable:
+        return images[rows]
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        images[start : start + len(part)] = images[part]
+    return images[: len(rows)]

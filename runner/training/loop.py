@@ -4,7 +4,8 @@ runner/training/run.py builds those objects from the config.
 
 Per step: 1) set the LR (and momentum) from the policy, 2) forward/backward on a batch indexed from in-memory
 tensors (standardized per batch when stored as uint8), 3) append one metrics row. Evaluation runs at every epoch
-end, every cycle end (LR back at base_lr) and at the end.
+end, every cycle end (LR back at base_lr), every `eval_every` steps when set, and at the end; after the last step
+the test part, when the data has one, is measured once.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class TrainResult:
     steps: int
     final_val_acc: float | None = None
     final_val_loss: float | None = None
-    best_val_acc: float | None = None
+    best_val_acc: float | None = None  # over whole-split evaluations only (an eval_size subset is noisier)
+    test_acc: float | None = None  # measured once, after the last step of a completed run
+    test_loss: float | None = None
     train_s: float = 0.0  # seconds in training steps, evaluation excluded
     images: int = 0
     diverged: dict | None = None
@@ -54,6 +57,8 @@ class LoopPlan:
     seed: int  # the data order's seed
     eval_batch_size: int = 256
     checkpoint_every: int | None = None
+    eval_every: int | None = None  # extra evaluations every this many steps
+    eval_size: int | None = None  # validation images per extra evaluation (the first N); None: all of them
 
 
 @dataclass
@@ -149,19 +154,29 @@ def evaluate(
     return total_loss / len(x), correct / len(x)
 
 
-def evaluation_points(steps: int, per_epoch: int, cycle_ends: list[int]) -> dict[int, list[str]]:
+def evaluation_points(
+    steps: int, per_epoch: int, cycle_ends: list[int], eval_every: int | None = None
+) -> dict[int, list[str]]:
     """{step: reasons}: the steps after which the loop evaluates, and why (eval.csv gets one row per reason, so a
     user filtering on when == "cycle_end" finds every cycle end): every epoch end, every cycle end (the LR back
-    at base_lr) and the final step."""
+    at base_lr), every `eval_every` steps when set ("periodic") and the final step."""
     points: dict[int, list[str]] = {}
     for when, at in (
         ("epoch_end", range(per_epoch, steps + 1, per_epoch)),
         ("cycle_end", sorted(e for e in cycle_ends if 0 < e <= steps)),
+        ("periodic", range(eval_every, steps + 1, eval_every) if eval_every else ()),
         ("final", [steps]),
     ):
         for step in at:
             points.setdefault(step, []).append(when)
     return points
+
+
+def on_subset(reasons: list[str], eval_size: int | None) -> bool:
+    """Whether an evaluation may use the first `eval_size` validation images: only one that eval_every alone asked
+    for. Epoch ends, cycle ends and the final step are measured on the whole split, as without eval_every, so
+    final_val_acc and best_val_acc mean what they always meant and a periodic point only adds resolution."""
+    return eval_size is not None and reasons == ["periodic"]
 
 
 def loop_state(
@@ -216,7 +231,10 @@ def train(
     steps, batch_size = plan.steps, plan.batch_size
     order = BatchOrder(len(data.train_x), batch_size, plan.seed)
     per_epoch = order.per_epoch
-    eval_at = evaluation_points(steps, per_epoch, schedule.cycle_ends(steps))  # sgdr's cycles grow: ask the policy
+    # sgdr's cycles grow: ask the policy
+    eval_at = evaluation_points(steps, per_epoch, schedule.cycle_ends(steps), plan.eval_every)
+    # A fixed subset: the first N of a split stored in shuffled order (runner/data/split.py), a view, not a copy.
+    sub_x, sub_y = data.val_x[: plan.eval_size], data.val_y[: plan.eval_size]
     metrics, evals, on_loss = hooks.metrics, hooks.evals, hooks.on_loss
     model.train()
     if resume is not None:
@@ -271,14 +289,22 @@ def train(
         bar.update(1)
         reasons = eval_at.get(step)
         if reasons:
-            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, plan.eval_batch_size, data.inputs)
+            subset = on_subset(reasons, plan.eval_size)
+            x, y = (sub_x, sub_y) if subset else (data.val_x, data.val_y)
+            val_loss, val_acc = evaluate(model, x, y, plan.eval_batch_size, data.inputs)
             for when in reasons:
-                evals.append(step, step / per_epoch, schedule.lr_at(step), val_loss, val_acc, when)
+                evals.append(step, step / per_epoch, schedule.lr_at(step), val_loss, val_acc, when, len(y))
             evals.flush()
             metrics.flush()
             result.evals.append((step, val_acc))
-            result.final_val_acc, result.final_val_loss = val_acc, val_loss
-            result.best_val_acc = max(val_acc, result.best_val_acc or 0.0)
+            if not subset:
+                result.final_val_acc, result.final_val_loss = val_acc, val_loss
+                result.best_val_acc = max(val_acc, result.best_val_acc or 0.0)
+            if step == steps and data.test_x is not None:
+                # Once, after the last step: the test part is reported, never looked at during training.
+                result.test_loss, result.test_acc = evaluate(
+                    model, data.test_x, data.test_y, plan.eval_batch_size, data.inputs
+                )
             bar.set_postfix(lr=f"{lr:.3g}", loss=f"{loss_value:.3f}", val_acc=f"{val_acc:.3f}", refresh=False)
         if plan.checkpoint_every and step % plan.checkpoint_every == 0 and step < steps:
             checkpoint()

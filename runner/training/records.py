@@ -13,7 +13,8 @@ from typing import Any
 from runner.files import csv_text, floats, read_csv_columns, write_rows, write_text_atomic
 
 METRICS_COLUMNS = ("step", "epoch", "cycle", "lr", "momentum", "loss")
-EVAL_COLUMNS = ("step", "epoch", "lr", "val_loss", "val_acc", "when")
+# val_n: how many validation images the row was measured on (the whole split, or trainer.eval_size of them).
+EVAL_COLUMNS = ("step", "epoch", "lr", "val_loss", "val_acc", "when", "val_n")
 
 
 class CsvLog:

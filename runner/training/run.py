@@ -66,6 +66,8 @@ def train_with_records(
         seed=seed,
         eval_batch_size=trainer.eval_batch_size,
         checkpoint_every=trainer.checkpoint_every,
+        eval_every=trainer.eval_every,
+        eval_size=trainer.eval_size,
     )
     with (
         stop_on_signals() as caught,
@@ -107,14 +109,18 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     ignored = cfg.schedule.ignored_keys()
     if ignored:
         log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
+    if cfg.trainer.eval_size is not None and cfg.trainer.eval_every is None:
+        # eval_size sizes the evaluations eval_every adds; every other evaluation uses the whole validation split.
+        log.info("not used: trainer.eval_size (it applies to trainer.eval_every's evaluations, and that is null)")
     schedule = cfg.schedule.resolve(per_epoch, steps)
     warn_cycle_end(schedule, steps)
     log.info(
-        "%s on %s: %d train / %d val images, %d steps (%d per epoch), %d params, %d threads%s",
+        "%s on %s: %d train / %d val / %d test images, %d steps (%d per epoch), %d params, %d threads%s",
         schedule.name,
         cfg.dataset.name,
         len(data.train_x),
         len(data.val_x),
+        0 if data.test_x is None else len(data.test_x),
         steps,
         per_epoch,
         count_parameters(model),
@@ -181,10 +187,11 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
             ]
     summary.write(out_dir)
     log.info(
-        "%s: status %s, final val_acc %s, %s",
+        "%s: status %s, final val_acc %s, test_acc %s, %s",
         out_dir,
         summary.status,
         summary.final_val_acc,
+        summary.test_acc,
         f"{summary.images_per_s:.0f} images/s" if summary.images_per_s else "",
     )
     return Status(summary.status)
@@ -215,6 +222,8 @@ def finish_summary(summary: RunSummary, result: Any, error: str | None, wall0: f
         final_val_acc=result.final_val_acc,
         final_val_loss=result.final_val_loss,
         best_val_acc=result.best_val_acc,
+        test_acc=result.test_acc,
+        test_loss=result.test_loss,
         train_s=result.train_s,
         images_per_s=result.images / result.train_s if result.train_s > 0 else None,
         diverged_at=result.diverged,

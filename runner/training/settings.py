@@ -20,6 +20,8 @@ class TrainerConfig:
     progress: bool = True
     flush_every: int = 500
     checkpoint_every: int | None = 200
+    eval_every: int | None = None
+    eval_size: int | None = None
 
     def check(self, key: str) -> None:
         if self.epochs < 1:
@@ -31,6 +33,16 @@ class TrainerConfig:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise ConfigError(
+                f"{key}.eval_every={self.eval_every!r}: must be an integer >= 1 or null "
+                "(null: evaluate at epoch ends, cycle ends and the end only)"
+            )
+        if self.eval_size is not None and self.eval_size < 1:
+            raise ConfigError(
+                f"{key}.eval_size={self.eval_size!r}: must be an integer >= 1 or null "
+                "(null: the whole validation split)"
+            )
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise ConfigError(
                 f"{key}.checkpoint_every={self.checkpoint_every!r}: must be an integer >= 1 or null "

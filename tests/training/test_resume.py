@@ -268,3 +268,25 @@ def test_every_random_stream_comes_back_from_a_saved_checkpoint(tmp_path):
     expected = draws()
     checkpoint.set_rng_state(state)
     assert draws() == expected
+
+
+def test_a_resume_with_eval_every_and_eval_size_is_identical_to_an_uninterrupted_run(tmp_path):
+    """Periodic evaluations on a validation subset, the whole-split ones and the final test measurement all come
+    back exactly: eval.csv (val_n included), the weights, and summary.json's accuracies."""
+    args = ["schedule=triangular", "schedule.step_size=20", "trainer.eval_every=9", "trainer.eval_size=100"]
+    reference = tmp_path / "reference"
+    assert run(reference, *args, cwd=tmp_path).returncode == 0
+    run_dir = tmp_path / "run"
+    assert run(run_dir, *args, "faults.kill_at_step=60", cwd=tmp_path).returncode == -signal.SIGKILL
+    resumed = run(run_dir, *args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at step 50" in resumed.stdout + resumed.stderr
+    assert_same_run(reference, run_dir)
+    evals = read_csv(run_dir / "eval.csv")
+    assert [int(r["step"]) for r in evals if r["when"] == "periodic"] == list(range(9, STEPS + 1, 9))
+    # No multiple of 9 up to 120 is an epoch end (34, 68, 102), a cycle end (40, 80, 120) or the final step.
+    assert {(r["when"] == "periodic", r["val_n"]) for r in evals} == {(True, "100"), (False, "359")}
+    a, b = read_json(reference / "summary.json"), read_json(run_dir / "summary.json")
+    for key in ("final_val_acc", "best_val_acc", "test_acc", "test_loss", "steps_to_target"):
+        assert a[key] == b[key], key
+    assert b["test_acc"] is not None and b["resumes"] == 1
