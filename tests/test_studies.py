@@ -11,9 +11,12 @@ from runner.config import validate
 from runner.training.loop import iters_per_epoch, total_steps
 from support import CONF, ROOT, compose
 
+# Every study holds annealed controls beside its constants: a cyclical policy is credited only against both.
+CONTROLS = ["fixed", "linear_decay"]
 STUDIES = {
-    "clr_vs_constant": ["constant", "triangular", "triangular2"],
-    "plateau_escape": ["constant", "triangular", "triangular2"],
+    "clr_vs_constant": CONTROLS + ["constant_0.01", "constant_0.03", "constant_0.1", "triangular", "triangular2"],
+    "plateau_escape": CONTROLS + ["constant_0.1", "constant_0.3", "constant_1.0", "triangular", "triangular2"],
+    "smith_table1": ["fixed", "triangular2", "exp_range"],
     "step_size": [],
 }
 
@@ -43,13 +46,35 @@ def test_every_policy_of_a_study_validates_and_ends_at_a_cycle_end(study, monkey
             assert steps in schedule.cycle_ends(steps), (study, schedule)
 
 
-def test_cyclical_bounds_of_study_1_come_from_its_committed_range_test(monkeypatch):
+def test_cyclical_bounds_of_the_studies_come_from_study_1s_committed_range_test(monkeypatch):
     import json
 
     monkeypatch.chdir(ROOT)
     result = json.loads((ROOT / "experiments" / "clr_vs_constant" / "range_test" / "range_test.json").read_text())
-    for cfg in study_configs("clr_vs_constant")[1:] + study_configs("step_size"):
-        assert (cfg.schedule.base_lr, cfg.schedule.max_lr) == (result["suggested_base_lr"], result["suggested_max_lr"])
+    median = result["aggregate"][result["rule"]]  # the seeds' median under the default rule
+    cyclical = [
+        cfg
+        for study in ("clr_vs_constant", "smith_table1", "step_size")
+        for cfg in study_configs(study)
+        if cfg.schedule.name in ("triangular", "triangular2", "exp_range")
+    ]
+    assert len(cyclical) == 2 + 2 + 2
+    for cfg in cyclical:
+        assert (cfg.schedule.base_lr, cfg.schedule.max_lr) == (median["base_lr"], median["max_lr"])
+    # The annealed controls and the fixed baseline span the same range, written out in their files.
+    for cfg in study_configs("clr_vs_constant") + study_configs("smith_table1"):
+        if cfg.schedule.name in ("fixed", "linear_decay"):
+            top = cfg.schedule.lr if cfg.schedule.name == "fixed" else cfg.schedule.max_lr
+            assert abs(top - median["max_lr"]) / median["max_lr"] < 0.01, cfg.schedule
+
+
+def test_no_committed_study_file_records_an_absolute_path():
+    # Files copied out of a run or sweep folder carry the machine's paths unless they are made relative (the READMEs
+    # may show commands with paths of their own).
+    pattern = re.compile(r"(?<![\w.~])/(work|tmp|home|root|Users|mnt)/")
+    for path in (ROOT / "experiments").rglob("*"):
+        if path.is_file() and path.name != "README.md" and path.suffix in (".md", ".yaml", ".log", ".json", ".csv"):
+            assert not pattern.search(path.read_text(errors="replace")), path
 
 
 @pytest.mark.parametrize("study", sorted(STUDIES))

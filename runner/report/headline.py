@@ -68,6 +68,12 @@ def headline(groups: list[Group], baseline: Baseline, rows: list[Row]) -> str:
     others = [g for g in groups if g is not base and g.counted]
     if not others:
         return f"Only `{base.label}` has runs to count: nothing to compare it with."
+    # The grid the baseline was chosen from answers "which constant?", not the user's question: its other points
+    # stay in the tables and the headline speaks of the schedules being compared, unless there is nothing else.
+    grid = [g for g in others if g.schedule == base.schedule] if baseline.note.startswith("grid-chosen") else []
+    if len(grid) == len(others):
+        grid = []  # a sweep of constants alone: they are what it compares
+    others = [g for g in others if g not in grid]
     head = f"Against `{base.label}` ({sizes([base, *others])})"
     judged = [g for g in others if min(len(g.counted), len(base.counted)) >= MIN_N]
     wrecked = [g for g in others if len(g.diverged) == len(g.counted)]  # every seed diverged: one clause says it
@@ -99,4 +105,6 @@ def headline(groups: list[Group], baseline: Baseline, rows: list[Row]) -> str:
         clauses.append(f"{labels}: fewer than {MIN_N} seeds, no verdict")
     partly = [g for g in [base, *others] if g.diverged and g not in wrecked]
     clauses += [f"`{g.label}` diverged in {len(g.diverged)}/{len(g.counted)} seeds" for g in partly]
+    if grid:
+        clauses.append(f"the grid's other {base.schedule} groups are compared in the table below")
     return f"{head}: {'; '.join(clauses)}."

@@ -169,16 +169,44 @@ def test_joblib_workers_split_the_cores_and_stop_when_the_sweep_ends(cli, tmp_pa
     assert "leaked" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
 
 
-def test_compare_schedules_preset_runs_and_reports_three_schedules(cli, tmp_path):
+def test_compare_schedules_preset_holds_fair_controls_and_reports_verdicts(cli, tmp_path):
+    # The preset's own eight arms; three seeds (the fewest that allow a verdict) and a short run keep it a smoke.
     sweep = tmp_path / "preset"
-    proc = cli("-m", "experiment=compare_schedules", f"hydra.sweep.dir={sweep}")
+    proc = cli("-m", "experiment=compare_schedules", "seed=0,1,2", "trainer.epochs=4", f"hydra.sweep.dir={sweep}")
     assert proc.returncode == 0, proc.stderr
     runs = read_csv(sweep / "runs.csv")
-    assert len(runs) == 9 and {r["status"] for r in runs} == {"completed"}
+    assert len(runs) == 8 * 3 and {r["status"] for r in runs} == {"completed"}
+    assert {r["schedule"] for r in runs} == {"constant", "fixed", "linear_decay", "triangular", "triangular2"}
     text = (sweep / "report.md").read_text()
-    for schedule in ("constant", "triangular", "triangular2"):
-        assert f"`schedule={schedule}`" in text
+    assert "grid-chosen constant" in text  # the baseline is picked from the constant grid, not by hand
     assert "steps to 0.97" in text  # the preset's own targets
+    rows = read_csv(sweep / "comparisons.csv")
+    compared = {r["group"] for r in rows}
+    for arm in ("fixed", "linear_decay", "triangular", "triangular2"):
+        assert f"compare_schedules={arm}" in compared
+    baseline = rows[0]["baseline"]
+    assert baseline.startswith("compare_schedules=constant_") and baseline not in compared
+    verdicts = {"better", "worse", "no detectable difference at n = 3"}
+    assert {r["verdict"] for r in rows if r["figure"] == "final_val_acc"} <= verdicts
+
+
+def test_a_schedule_that_diverges_in_every_seed_is_reported_worse_through_the_command_line(cli, tmp_path):
+    # LR 50 diverges at once; four seeds, as three cannot reach p < 0.05 when one side is all ties (docs/report.md).
+    sweep = tmp_path / "diverge"
+    proc = cli(
+        "-m",
+        "schedule=constant",
+        "schedule.lr=0.05,50",
+        "seed=0,1,2,3",
+        "trainer.max_steps=40",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert proc.returncode == 1, proc.stderr  # not every run completed (README: exit statuses); the report is written
+    assert {r["status"] for r in read_csv(sweep / "runs.csv")} == {"completed", "diverged"}
+    final = next(r for r in read_csv(sweep / "comparisons.csv") if r["figure"] == "final_val_acc")
+    assert (final["baseline"], final["group"]) == ("schedule.lr=0.05", "schedule.lr=50")
+    assert final["verdict"] == "worse"
+    assert "`schedule.lr=50`" in (sweep / "report.md").read_text().splitlines()[2]  # named in the headline
 
 
 def test_group_labels_read_as_a_user_would_write_them():
