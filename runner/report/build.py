@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.files import write_rows
-from runner.report.baseline import sweep_baseline
+from runner.report.baseline import choose_baseline, sweep_baseline
 from runner.report.compare import comparison_rows, comparisons
 from runner.report.groups import group_runs, target_keys
 from runner.report.headline import headline
@@ -21,8 +21,9 @@ from runner.report.tables import group_rows, run_rows
 from runner.sweep.collect import collect
 
 
-def build_report(sweep_dir: Path) -> dict:
-    """Write the report's files; return counts of runs by status."""
+def build_report(sweep_dir: Path, baseline_label: str | None = None) -> dict:
+    """Write the report's files; return counts of runs by status. `baseline_label` (a group label) overrides the
+    runs' analysis.baseline, to ask the same sweep another question (e.g. against an annealed control)."""
     from runner.report.figures import plot_compare
 
     sweep_dir = Path(sweep_dir)
@@ -35,7 +36,15 @@ def build_report(sweep_dir: Path) -> dict:
     targets = target_keys(records)
     figures = compared_figures(records, targets)
     length = run_length(records)
-    baseline = sweep_baseline(groups, records)
+    if baseline_label:
+        baseline = choose_baseline(groups, baseline_label)
+        if baseline.group is None:  # asked for by name on the command line: a bad name is an error, not a report
+            labels = ", ".join(g.label for g in groups)
+            raise ValueError(
+                f"--baseline={baseline_label}: not a group of this sweep with runs to count; its groups: {labels}"
+            )
+    else:
+        baseline = sweep_baseline(groups, records)
     rows = comparisons(groups, baseline.group, figures, length)
     smith_target, smith = smith_table(groups, baseline.group, length)
     write_rows(sweep_dir / "runs.csv", *run_rows(records, targets))

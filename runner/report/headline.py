@@ -11,6 +11,15 @@ from runner.report.compare import Row
 from runner.report.groups import Group
 from runner.report.stats import BETTER, MIN_N, WORSE
 
+# Findings the headline spells out before it counts the rest: final accuracy first, then the plateau escape and the
+# steps to each target (the sweep's questions), then best and test accuracy.
+MAX_FINDINGS = 6
+ORDER = ("final_val_acc", "escape_step", "steps_to_", "best_val_acc", "test_acc")
+
+
+def priority(row: Row) -> int:
+    return next((i for i, key in enumerate(ORDER) if row.figure.key.startswith(key)), len(ORDER))
+
 
 def number(value: float, steps: bool) -> str:
     return f"{value:.0f}" if steps else f"{value:.3f}"
@@ -84,7 +93,11 @@ def headline(groups: list[Group], baseline: Baseline, rows: list[Row]) -> str:
     if judged_rest:
         found = [r for r in rows if r.group in judged_rest and r.result.detected]
         final = [finding(r) for r in found if r.figure.key == "final_val_acc"]
-        other = [finding(r) for r in found if r.figure.key != "final_val_acc"]
+        other = [finding(r) for r in sorted(found, key=priority) if r.figure.key != "final_val_acc"]
+        if len(final) + len(other) > MAX_FINDINGS:  # one readable sentence; the table holds every row
+            keep = max(0, MAX_FINDINGS - len(final))
+            rest = len(other) - keep
+            other = other[:keep] + [f"{rest} further detected difference{'s' * (rest != 1)} in the table below"]
         nobody = f"`{judged_rest[0].label}` does not differ" if len(judged_rest) == 1 else "no group differs"
         if not final and not other:
             clauses.append(f"{nobody} detectably in any compared figure")

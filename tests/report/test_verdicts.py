@@ -225,3 +225,19 @@ def test_the_readme_names_every_column_of_the_report_tables(fake_sweep):
             if not (named(target) or stats_pattern):
                 missing.append(column)
         assert not missing, f"README's {name} row lacks {missing}"
+
+
+def test_the_report_command_asks_the_same_sweep_against_another_baseline(fake_sweep):
+    import subprocess
+    import sys
+
+    fake_sweep.group("schedule=constant", SEEDS3)
+    fake_sweep.group("schedule=fixed", [0.95, 0.96, 0.955])
+    command = [sys.executable, "-m", "runner.report", str(fake_sweep.folder)]
+    assert subprocess.run([*command, "--baseline", "schedule=fixed"], capture_output=True).returncode == 0
+    rows = read_csv(fake_sweep.folder / "comparisons.csv")
+    assert {r["baseline"] for r in rows} == {"schedule=fixed"}  # not the constant group the default would take
+    before = (fake_sweep.folder / "report.md").read_bytes()
+    bad = subprocess.run([*command, "--baseline", "schedule=fixd"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "schedule=fixed" in bad.stderr  # names the groups
+    assert (fake_sweep.folder / "report.md").read_bytes() == before  # a refused request rewrites nothing
