@@ -146,3 +146,16 @@ def launcher_kind(launcher: Any) -> str:
 
 class RejectedConfig(BaseException):
     """A ConfigError raised from a callback: it reaches the entry point, which prints its one line and exits 2."""
+
+
+# ---- 8. The run's Hydra config during on_run_start ----------------------------------------------------------------
+# hydra-core 1.3.8 (_internal/hydra.py, Hydra.run) calls the callbacks' on_run_start before run_job sets
+# HydraConfig, so reading hydra.run.dir there fails on the default `${hydra:runtime.choices.schedule}` (a warning,
+# and the validation it guards is skipped). run_job sets the same config a moment later, so setting it first is safe.
+
+
+def set_hydra_config(config: Any) -> None:
+    """Make `${hydra:...}` interpolations resolvable before Hydra's run_job makes them so."""
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().set_config(config)

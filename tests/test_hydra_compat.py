@@ -98,3 +98,20 @@ def test_7_hydra_turns_a_callbacks_exception_into_a_warning_but_lets_a_base_exce
     callbacks.callbacks = [Raises(RejectedConfig("bad value"))]
     with pytest.raises(RejectedConfig):
         callbacks.on_run_start(config=None)
+
+
+def test_8_hydra_config_is_unset_at_on_run_start_and_set_hydra_config_makes_it_resolvable():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from runner.hydra_compat import set_hydra_config
+    from support import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["schedule=triangular2"], return_hydra_config=True)
+    HydraConfig.instance().cfg = None  # as Hydra leaves it before run_job (hydra-core 1.3.8)
+    with pytest.raises(Exception, match="HydraConfig was not set"):
+        OmegaConf.select(cfg, "hydra.run.dir")
+    set_hydra_config(cfg)
+    assert OmegaConf.select(cfg, "hydra.run.dir").endswith("-triangular2")

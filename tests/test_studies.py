@@ -86,3 +86,17 @@ def test_each_study_folder_holds_its_readme_table_and_figure(study):
         assert (folder / name).is_file(), name
         assert name in readme
     assert study in (ROOT / "experiments" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("preset", ["fashion_mnist", "clr_vs_constant", "plateau_escape", "smith_table1", "step_size"])
+def test_fashion_mnist_presets_resolve_steps_to_target_to_two_percent_of_the_run(preset, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = validate(compose(f"experiment={preset}"))
+    assert cfg.dataset.name == "fashion_mnist"
+    n_train = cfg.dataset.subset or 60000 - cfg.dataset.val_size
+    steps = total_steps(n_train, cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
+    # Evaluations happen at least every eval_every steps, so the first step at a target is known to that resolution.
+    assert cfg.trainer.eval_every is not None and cfg.trainer.eval_every <= 0.02 * steps, (
+        cfg.trainer.eval_every,
+        steps,
+    )

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.config import validate
 from runner.errors import ConfigError
-from runner.hydra_compat import RejectedConfig, expand_sweep, one_line, stop_joblib_workers
+from runner.hydra_compat import RejectedConfig, expand_sweep, one_line, set_hydra_config, stop_joblib_workers
 
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
@@ -66,6 +66,7 @@ class ValidateConfig(Callback):
     """Fail fast, with one line naming the key, before Hydra writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        set_hydra_config(config)  # hydra.run.dir's default names the schedule through ${hydra:...}
         try:
             refuse_escaping_paths(config, ("hydra.run.dir",))
             refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), validate(config))

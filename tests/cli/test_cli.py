@@ -206,3 +206,19 @@ def test_a_sweep_over_six_policies_reports_them_all(cli, tmp_path):
     assert all(f"`schedule={p}`" in report for p in policies)
     one_cycle = read_csv(sweep / runs[4]["folder"] / "metrics.csv")
     assert len({r["momentum"] for r in one_cycle}) > 100  # momentum cycled and recorded per step
+
+
+def test_the_readme_command_in_a_fresh_folder_prints_no_warning_and_bad_input_leaves_nothing(tmp_path):
+    # Exactly as a newcomer types it: no hydra.run.dir, so the default outputs/runs/<date>/<time>-<schedule> is used.
+    from support import run_cli
+
+    proc = run_cli("trainer.max_steps=50", "trainer.progress=false", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    (run_dir,) = (tmp_path / "outputs" / "runs").glob("*/*-triangular")
+    assert read_json(run_dir / "summary.json")["status"] == "completed"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    bad = run_cli("schedule.base_lr=0.5", cwd=fresh)  # above the default max_lr
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
+    assert "schedule.base_lr" in bad.stderr and list(fresh.iterdir()) == []  # no folder, not even outputs/
