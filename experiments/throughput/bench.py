@@ -4,7 +4,7 @@ process with the repeats interleaved, so the ratios come from the same minutes o
 
     python experiments/throughput/bench.py                  # both cases, 5 interleaved repeats (a few minutes)
     python experiments/throughput/bench.py --case digits    # one case
-    python experiments/throughput/bench.py --smoke          # the CI smoke: tiny case, 90 steps, 1 repeat (~30 s)
+    python experiments/throughput/bench.py --smoke          # the CI smoke: tiny case, 68 steps, 1 repeat (~30 s)
 
 The three ways (README.md in this folder says exactly what each one times):
   runner     runner.training.run.train_with_records, the function `python -m runner` trains through: CsvLog files
@@ -93,7 +93,7 @@ def fashion_shaped(n_train: int = 20_000, n_val: int = 2_000) -> DataSplit:
 CASES = {
     "digits": Case(
         "digits",
-        "digits 8x8, small_cnn, batch 32, 24 epochs (the default run: 1,080 steps)",
+        "digits 8x8, small_cnn, batch 32, 24 epochs (the default run: 816 steps)",
         digits,
         "small_cnn",
         32,
@@ -110,7 +110,7 @@ CASES = {
         1,
     ),
 }
-SMOKE = Case("digits-smoke", "digits 8x8, small_cnn, batch 32, 2 epochs (90 steps)", digits, "small_cnn", 32, 2, 1)
+SMOKE = Case("digits-smoke", "digits 8x8, small_cnn, batch 32, 2 epochs (68 steps)", digits, "small_cnn", 32, 2, 1)
 
 
 @dataclass
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="torch threads for all three ways (default 1: on 2 shared cores, the least noisy)",
     )
-    parser.add_argument("--smoke", action="store_true", help="tiny case, 90 steps, 1 repeat, no warm-up (CI)")
+    parser.add_argument("--smoke", action="store_true", help="tiny case, 68 steps, 1 repeat, no warm-up (CI)")
     parser.add_argument("--no-lightning", action="store_true", help="skip Lightning even if it is installed")
     parser.add_argument(
         "--no-ckpt-way",

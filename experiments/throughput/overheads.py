@@ -3,7 +3,7 @@
     python experiments/throughput/overheads.py
 
 Each line times one piece of bookkeeping that the bare loop in bench.py does not do, called as train() calls it,
-on the digits case (small_cnn, batch 32, 1,080 steps, SGD); the per-step cost of work done every N steps (the
+on the digits case (small_cnn, batch 32, 816 steps, SGD); the per-step cost of work done every N steps (the
 checkpoint) is its cost per call divided by N. Median of 7 timings of many calls each, so a busy neighbour on the
 shared cores moves single timings, not the median.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from runner.range_test.loop import lr_at, lr_range_test
 from runner.range_test.rules import RULES
 from runner.range_test.task import range_test_seed
 from runner.schedules.bounds_file import read_bounds
-from support import DEBIAN_DIR, ROOT, compose, read_csv, read_json, real_fashion_mnist_or_skip
+from support import DEBIAN_DIR, compose, read_csv, read_json, real_fashion_mnist_or_skip
 
 
 # ---- the ramp and the rule ----------------------------------------------------------------------------------
@@ -152,14 +153,17 @@ def new_layout(**aggregate) -> dict:
     return {"layout": 2, "rule": "smith", "aggregate": aggregate, "warnings": [], "per_seed": []}
 
 
-def test_bounds_from_reads_the_committed_single_seed_layout(monkeypatch):
-    # The range test of study 1, written before range_test.seeds existed: top-level suggestions, no layout key.
-    old = ROOT / "experiments" / "clr_vs_constant" / "range_test"
+def test_bounds_from_reads_the_single_seed_layout(tmp_path, monkeypatch):
+    # Study 1's range test as it was written before range_test.seeds existed (kept verbatim in tests/range_test/data):
+    # top-level suggestions, no layout key. Folders users made then must keep working.
+    old = tmp_path / "old_range_test"
+    old.mkdir()
+    (old / "range_test.json").write_text((Path(__file__).parent / "data" / "single_seed_range_test.json").read_text())
     data = read_json(old / "range_test.json")
     assert "layout" not in data and "aggregate" not in data
     assert read_bounds(str(old)) == (data["suggested_base_lr"], data["suggested_max_lr"])
-    monkeypatch.chdir(ROOT)
-    assert read_bounds("experiments/clr_vs_constant/range_test") == read_bounds(str(old))
+    monkeypatch.chdir(tmp_path)
+    assert read_bounds("old_range_test") == read_bounds(str(old))
 
 
 def test_bounds_from_reads_the_median_of_the_chosen_rule(tmp_path):
