@@ -61,11 +61,13 @@ def plot_curves(
     smoothing: float = 0.98,
     cycle_ends: Sequence[int] | None = None,
     analysis: Mapping[str, Any] | None = None,
+    marks: Mapping[str, Any] | None = None,
 ) -> Path:
     """curves.png of a run folder, drawn from its metrics.csv and eval.csv alone.
 
     ``analysis``: smoothing, window, rel_drop and escape_drop for the plateaus; by default the run's own
-    (run_analysis_settings()), with ``smoothing`` for both smoothed curves.
+    (run_analysis_settings()), with ``smoothing`` for both smoothed curves. ``marks``: the plateaus, escape_step and
+    escape_lr the run task already computed for summary.json; without them they are computed from the records.
     """
     run_dir = Path(run_dir)
     settings = dict(analysis) if analysis is not None else {**run_analysis_settings(run_dir), "smoothing": smoothing}
@@ -86,7 +88,10 @@ def plot_curves(
         ax_loss.plot(steps, centred_median(losses, beta), color="black", lw=1.2, label="centred median (detector)")
         if loss_spans_a_decade(losses):
             ax_loss.set_yscale("log")
-        mark_plateaus((ax_lr, ax_loss, ax_acc), steps, lrs, losses, settings)
+        if marks is None:
+            mark_plateaus((ax_lr, ax_loss, ax_acc), steps, lrs, losses, settings)
+        else:
+            draw_marks((ax_lr, ax_loss, ax_acc), marks)
     ax_loss.set_ylabel("training loss")
     ax_loss.legend(loc="upper right", fontsize=8)
     if points:
@@ -129,12 +134,17 @@ def mark_plateaus(
         )
     except ValueError:  # a damaged log (steps out of order): its curves without the marks
         return
-    for i, p in enumerate(found["plateaus"]):
+    draw_marks(axes, found)
+
+
+def draw_marks(axes: Sequence[plt.Axes], found: Mapping[str, Any]) -> None:
+    """The shading and escape line of `found` (analyze_run's plateaus, escape_step and escape_lr)."""
+    for i, p in enumerate(found.get("plateaus") or ()):
         for ax in axes:
             ax.axvspan(p["start"], p["end"], color="tab:purple", alpha=0.12, lw=0, label="plateau" if i == 0 else None)
-    step = found["escape_step"]
+    step = found.get("escape_step")
     if step is not None:
-        lr = found["escape_lr"]
+        lr = found.get("escape_lr")
         label = f"escape: step {step}" + (f", LR {lr:.3g}" if lr is not None else "")
         for ax in axes:
             ax.axvline(step, color="tab:purple", lw=1.4, ls="--", label=label if ax is axes[1] else None)

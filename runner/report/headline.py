@@ -47,22 +47,22 @@ def finding(row: Row) -> str:
             text = f"never reaches {target}"
         elif never:
             text = f"has no {f.label} (every seed diverged)"
-        elif f.key == "escape_step":
-            text = f"escapes its plateau {'earlier' if better else 'later'}"
-        elif f.is_steps:
-            text = f"reaches {target} in {'fewer' if better else 'more'} steps"
         else:
-            text = f"has {'higher' if better else 'lower'} {f.label}"
+            text = direction(row, better, target)
         return f"`{row.group.label}` {text} (reached {c.reached}, the baseline {c.reached_baseline})"
-    size = number(abs(c.difference), f.is_steps)
     what = "median" if c.test != "welch_t" else "mean"
-    if f.key == "escape_step":
-        text = f"escapes its plateau {size} steps {'earlier' if better else 'later'}"
-    elif f.is_steps:
-        text = f"reaches {target} in {size} {'fewer' if better else 'more'} steps"
-    else:
-        text = f"has {'higher' if better else 'lower'} {f.label} by {size}"
+    text = direction(row, better, target, number(abs(c.difference), f.is_steps))
     return f"`{row.group.label}` {text} ({what}, {ci_text(row)})"
+
+
+def direction(row: Row, better: bool, target: str, size: str | None = None) -> str:
+    """ "escapes its plateau [N steps] earlier", "reaches 0.9 in [N] fewer steps", "has higher final val_acc [by N]"."""
+    f = row.figure
+    if f.key == "escape_step":
+        return f"escapes its plateau {f'{size} steps ' if size else ''}{'earlier' if better else 'later'}"
+    if f.is_steps:
+        return f"reaches {target} in {f'{size} ' if size else ''}{'fewer' if better else 'more'} steps"
+    return f"has {'higher' if better else 'lower'} {f.label}" + (f" by {size}" if size else "")
 
 
 def sizes(groups: list[Group]) -> str:

@@ -260,4 +260,7 @@ def write_figures(out_dir: Path, schedule: Any, summary: RunSummary, cfg: Any) -
     title = f"{schedule.name}, seed {cfg.seed}: {summary.status}"
     if summary.final_val_acc is not None:
         title += f", final val_acc {summary.final_val_acc:.3f}"
-    plot_curves(out_dir, title=title, smoothing=cfg.analysis.smoothing, cycle_ends=ends)
+    settings = {"smoothing": cfg.analysis.smoothing, **vars(cfg.analysis.plateau)}
+    # The analysis step has just computed the plateaus for summary.json: draw those rather than detect them again.
+    marks = None if summary.plateaus is None else vars(summary)
+    plot_curves(out_dir, title=title, cycle_ends=ends, analysis=settings, marks=marks)

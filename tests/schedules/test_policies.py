@@ -1,7 +1,7 @@
 """The policies in runner/schedules.py: against Smith's formula, bckenstler's numbers, torch's schedulers, the real
 YAML files, and every rejected value. Pure numbers; torch only drives its own schedulers for comparison.
 
-    /work/venv/bin/python -m pytest tests/test_schedules.py -q
+    pytest tests/schedules/test_policies.py -q
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """PolicyLR, the torch LRScheduler adapter: every policy, momentum, and a state_dict that survives
 torch.save / torch.load(weights_only=True) mid-cycle and continues the same sequence.
 
-    /work/venv/bin/python -m pytest tests/test_lr_scheduler.py -q
+    pytest tests/schedules/test_torch_adapter.py -q
 """
 
 from __future__ import annotations
