@@ -34,6 +34,8 @@ from runner.tasks import TASKS
 log = logging.getLogger("runner")
 # Files that make a folder a result: a refused command that left none of them leaves no folder behind.
 RECORDS = ("metrics.csv", "summary.json", "checkpoint.pt", "schedule.csv", "range_test.json")
+# Ctrl-C exits 128 + SIGINT, as shells report it (runner/status.py), also before the training loop catches it.
+STARTUP_INTERRUPTED = 130
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -43,6 +45,9 @@ def hydra_entry(cfg: DictConfig) -> str:
     try:
         run_cfg = validate(cfg)
         status = TASKS.entry(run_cfg.task).build(run_cfg, out_dir)
+    except KeyboardInterrupt:  # Ctrl-C while loading or building: no record yet, so no folder either
+        discard_unused_folder(out_dir)
+        raise
     except Exception as exc:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             line = hydra_compat.one_line(exc)
@@ -60,19 +65,64 @@ def main() -> int:
     """Run the command; returns its exit status (runner/status.py)."""
     with hydra_compat.exceptions_from_hydra() as show_traceback:
         try:
+            refuse_malformed_overrides(sys.argv[1:])
+            hydra_compat.install_target_check()
             hydra_entry()
         except RejectedConfig as e:
             print(f"error: {e}", file=sys.stderr)
             return ExitCode.BAD_INPUT
+        except KeyboardInterrupt:  # Ctrl-C before the loop installed its own handler: nothing was recorded yet
+            print("error: interrupted (Ctrl-C) while starting; nothing was run", file=sys.stderr)
+            return STARTUP_INTERRUPTED
         except SystemExit as e:  # --help, --info and Hydra's own usage errors
             return e.code if isinstance(e.code, int) else (0 if e.code is None else ExitCode.BAD_INPUT)
         except Exception as e:  # noqa: BLE001 - everything is reported, as one line or as a traceback
-            line = hydra_compat.one_line(e)
+            line = hydra_compat.one_line(e) or filesystem_line(e)
             if line is None or show_traceback:
                 raise
             print(f"error: {line}", file=sys.stderr)
             return ExitCode.BAD_INPUT
     return OUTCOMES.exit_code()
+
+
+def refuse_malformed_overrides(args: list[str]) -> None:
+    """Overrides Hydra accepts but then fails on with a traceback: a config group set to a non-name (`model=null`,
+    `trainer=5`) and a value without a key (`=5`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except HydraException:
+            continue  # Hydra reports its own syntax errors in one line
+        key = override.key_or_group
+        if not key:
+            raise RejectedConfig(f"{arg}: an override needs a key: KEY=VALUE, e.g. seed=1")
+        is_group = "/" in key or (CONF_DIR / key).is_dir()
+        value = override.value()
+        names = value if isinstance(value, list) else [value]
+        if is_group and not all(isinstance(v, str) and v for v in names):
+            options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml")) if (CONF_DIR / key).is_dir() else []
+            allowed = f"; allowed: {', '.join(options)}" if options else ""
+            raise RejectedConfig(f"{arg}: {key} is a config group and takes an option's name{allowed}")
+
+
+def filesystem_line(e: BaseException) -> str | None:
+    """One line for a folder or file clr-lab cannot write (read-only, full disk, a file where a folder should be),
+    naming the path and the OS's reason; None for other OS errors."""
+    import errno
+
+    if not isinstance(e, OSError):
+        return None
+    unwritable = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOTDIR}
+    if e.errno not in unwritable:
+        return None
+    path = e.filename if e.filename is not None else "?"
+    return f"{path}: cannot write the run's files there ({e.strerror or type(e).__name__}); choose another folder"
 
 
 def discard_unused_folder(out_dir: Path) -> None:
@@ -85,6 +135,12 @@ def discard_unused_folder(out_dir: Path) -> None:
     (out_dir / "run.log").unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         out_dir.rmdir()  # only if nothing else is in it
+        # The folders Hydra made above it (outputs/runs/<date>/) go too while empty, up to the current folder.
+        cwd = Path.cwd().resolve()
+        for parent in out_dir.resolve().parents:
+            if parent == cwd or cwd not in parent.parents:
+                break
+            parent.rmdir()
 
 
 def record_failure(out_dir: Path, cfg: Any, exc: BaseException) -> Status:

@@ -23,6 +23,9 @@ from runner.tasks import TASKS
 from runner.training.settings import FaultsConfig, PreviewConfig, TrainerConfig
 from runner.typed import from_mapping
 
+# numpy's global seed (np.random.seed, set for every run in runner/training/build.py) takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
 
 @dataclass
 class RunConfig:
@@ -85,10 +88,30 @@ def validate(cfg: Any) -> RunConfig:
         raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, {', '.join(SECTIONS)}")
     task = TASKS.entry(values.get("task"), "task").name
     seed = values.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r}: must be an integer >= 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed={seed!r}: must be an integer in [0, {MAX_SEED}] (numpy's seed range)")
     missing = [k for k in SECTIONS if k not in values]
     if missing:
         raise ConfigError(f"{missing[0]}: missing config group; choose one with {missing[0]}=NAME")
     sections = {k: build(values[k]) for k, build in SECTIONS.items()}
-    return RunConfig(task=task, seed=seed, **sections)
+    run_cfg = RunConfig(task=task, seed=seed, **sections)
+    check_across_sections(run_cfg)
+    return run_cfg
+
+
+def check_across_sections(cfg: RunConfig) -> None:
+    """Limits that involve two sections: one batch of training images, and the range test's last seed."""
+    counted = getattr(cfg.dataset, "train_images", lambda: None)()
+    if counted is not None and cfg.task != "preview":
+        key, n = counted
+        if n < cfg.trainer.batch_size:
+            value = getattr(cfg.dataset, key.split(".")[-1])
+            raise ConfigError(
+                f"{key}={value!r}: leaves {max(n, 0)} training images, fewer than one batch "
+                f"(trainer.batch_size={cfg.trainer.batch_size})"
+            )
+    if cfg.task == "range_test" and cfg.seed + cfg.range_test.seeds - 1 > MAX_SEED:
+        raise ConfigError(
+            f"range_test.seeds={cfg.range_test.seeds}: with seed={cfg.seed} the last seed passes {MAX_SEED} "
+            "(numpy's seed range); choose a lower seed"
+        )

@@ -159,3 +159,52 @@ def set_hydra_config(config: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().set_config(config)
+
+
+# ---- 9. The _target_ allow-list, before Hydra instantiates anything ------------------------------------------------
+# hydra-core 1.3.8 (_internal/hydra.py, Hydra.run and Hydra.multirun) builds hydra._internal.callbacks.Callbacks(cfg)
+# right after composing, and its __init__ instantiates every hydra.callbacks entry at once: before any callback
+# (ValidateConfig included) sees the config. Wrapping that __init__ checks the composed config first; the launcher and
+# sweeper are instantiated later, from the same config. Earlier still, Hydra.compose_config hands hydra.hydra_logging
+# to logging.config.dictConfig through the name configure_log imported into _internal/hydra.py; that name is
+# wrapped too, so a logging `()` or handler `class` is checked before dictConfig imports it.
+
+
+def install_target_check() -> None:
+    """Refuse (one line, exit 2) a composed config whose _target_ names code outside runner/trust.py's allow-list."""
+    from hydra._internal.callbacks import Callbacks
+
+    original = Callbacks.__init__
+    if getattr(original, "checks_targets", False):
+        return
+
+    def checked_init(self: Any, config: Any = None, *args: Any, **kwargs: Any) -> None:
+        from runner.trust import refuse_foreign_targets
+
+        if config is not None:
+            try:
+                refuse_foreign_targets(config)
+            except ConfigError as e:
+                raise RejectedConfig(str(e)) from None
+        original(self, config, *args, **kwargs)
+
+    checked_init.checks_targets = True  # type: ignore[attr-defined]
+    Callbacks.__init__ = checked_init  # type: ignore[method-assign]
+
+    import hydra._internal.hydra as hydra_main
+
+    configure_log = hydra_main.configure_log
+
+    def checked_configure_log(log_config: Any, *args: Any, **kwargs: Any) -> Any:
+        from omegaconf import OmegaConf
+
+        from runner.trust import refuse_foreign_targets
+
+        if log_config is not None:
+            try:
+                refuse_foreign_targets({"hydra": {"hydra_logging": OmegaConf.to_container(log_config)}})
+            except ConfigError as e:
+                raise RejectedConfig(str(e)) from None
+        return configure_log(log_config, *args, **kwargs)
+
+    hydra_main.configure_log = checked_configure_log

@@ -21,6 +21,21 @@ from runner.registry import Registry
 from runner.typed import require_choice, require_in
 
 MODELS = Registry("model")
+# Weights, their gradients and SGD's momentum (or Adam's two moments) are float32 copies of every parameter: at 50
+# million parameters that is 0.6 to 0.8 GB before any activation. Widths are checked against this before building.
+MAX_PARAMETERS = 50_000_000
+# The largest input any dataset here gives (CIFAR-10's 3x32x32) and its class count: a config is checked against
+# them, so a width refused here is refused whatever the data.
+LARGEST_INPUT = (3, 32, 32)
+CLASSES = 10
+
+
+def refuse_too_many_parameters(key: str, widths: list[int], count: int) -> None:
+    if count > MAX_PARAMETERS:
+        raise ConfigError(
+            f"{key}={widths!r}: about {count:,} parameters on 3x32x32 images, more than {MAX_PARAMETERS:,} "
+            "(weights, gradients and optimizer state must fit in memory); choose smaller widths"
+        )
 
 
 def build_model(cfg: Any, input_shape: tuple[int, int, int], num_classes: int) -> Any:
@@ -57,6 +72,18 @@ class SmallCNNConfig:
         if not self.channels or any(c < 1 for c in self.channels):
             raise ConfigError(f"{key}.channels={self.channels!r}: must be a non-empty list of integers >= 1")
         require_in(f"{key}.dropout", self.dropout, 0.0, 1.0, high_open=True)
+        refuse_too_many_parameters(f"{key}.channels", self.channels, self.parameters(LARGEST_INPUT, CLASSES))
+
+    def parameters(self, input_shape: tuple[int, int, int], num_classes: int) -> int:
+        """The parameter count small_cnn below builds for this input, counted without torch."""
+        channels, height, width = input_shape
+        count = 0
+        for out_channels in self.channels:
+            count += channels * out_channels * 9 + out_channels
+            if height >= 2 and width >= 2:
+                height, width = height // 2, width // 2
+            channels = out_channels
+        return count + channels * height * width * num_classes + num_classes
 
 
 @MODELS.register("small_cnn", config=SmallCNNConfig)
@@ -183,6 +210,15 @@ class MLPConfig:
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"{key}.hidden={self.hidden!r}: must be a list of integers >= 1 ([] for a linear model)")
         require_choice(f"{key}.activation", self.activation, ("sigmoid", "tanh", "relu"))
+        refuse_too_many_parameters(f"{key}.hidden", self.hidden, self.parameters(LARGEST_INPUT, CLASSES))
+
+    def parameters(self, input_shape: tuple[int, int, int], num_classes: int) -> int:
+        """The parameter count mlp below builds for this input, counted without torch."""
+        width, count = input_shape[0] * input_shape[1] * input_shape[2], 0
+        for units in [*self.hidden, num_classes]:
+            count += width * units + units
+            width = units
+        return count
 
 
 @MODELS.register("mlp", config=MLPConfig)

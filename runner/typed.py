@@ -48,8 +48,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             return int(value)
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if math.isnan(float(value)):
-                raise ConfigError(f"{key}={value!r}: must be a number, not NaN")
+            # Every float is read through here: NaN and infinity are refused once, for every key (an infinite
+            # weight_decay or diverge_factor would only fail at the first step, or never stop anything).
+            if not math.isfinite(float(value)):
+                raise ConfigError(f"{key}={value!r}: must be a finite number, not NaN or infinity")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -94,6 +96,12 @@ def require_in(
     if below or above or math.isnan(value) or (math.isinf(value) and math.isfinite(high)):
         text = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ConfigError(f"{key}={value!r}: must be in {text}" + (f": {why}" if why else ""))
+
+
+def require_at_most(key: str, value: int | None, limit: int, why: str) -> None:
+    """An upper bound on a count (steps, epochs, widths, depths), so a typo of a few zeros is refused at once."""
+    if value is not None and value > limit:
+        raise ConfigError(f"{key}={value!r}: must be at most {limit:,}: {why}")
 
 
 def require_choice(key: str, value: str, allowed: tuple) -> None:

@@ -18,6 +18,9 @@ from runner.errors import ConfigError
 from runner.files import atomic_file
 from runner.typed import require_in
 
+# scikit-learn's digits hold 1,797 images; the split below is counted from it before anything is loaded.
+DIGITS_IMAGES = 1797
+
 
 @dataclass
 class DigitsConfig:
@@ -34,8 +37,14 @@ class DigitsConfig:
                 f"{key}.test_fraction={self.test_fraction!r}: with {key}.val_fraction={self.val_fraction!r} it "
                 "leaves no images to train on; the two must add up to less than 1"
             )
-        if self.split_seed < 0:
-            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
+        if not 0 <= self.split_seed < 2**32:
+            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer in [0, {2**32 - 1}]")
+
+    def train_images(self) -> tuple[str, int]:
+        """(the key that sizes it, how many images train): counted as runner/data/split.py splits, before loading."""
+        n_val = max(1, int(round(self.val_fraction * DIGITS_IMAGES)))
+        n_test = max(1, int(round(self.test_fraction * DIGITS_IMAGES)))
+        return "dataset.val_fraction", DIGITS_IMAGES - n_val - n_test
 
 
 def digits_arrays() -> tuple[np.ndarray, np.ndarray]:

@@ -56,8 +56,12 @@ class ImageDatasetConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{key}.{name}={value!r}: must be an integer >= 1 or null (all images)")
-        if self.split_seed < 0:
-            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer >= 0")
+        if not 0 <= self.split_seed < 2**32:
+            raise ConfigError(f"{key}.split_seed={self.split_seed!r}: must be an integer in [0, {2**32 - 1}]")
+
+    def train_images(self) -> tuple[str, int] | None:
+        """(the key that sizes it, how many images train) when known before loading: a subset; else None."""
+        return None if self.subset is None else ("dataset.subset", self.subset)
 
 
 @dataclass
@@ -89,9 +93,19 @@ class RawArrays:
 
 
 def _gunzip(src: Path, dest: Path) -> None:
+    """Decompress `src` into `dest` whole (a temporary name, then renamed): a damaged .gz leaves no half file, and
+    is one line naming it."""
+    import zlib
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(src, "rb") as fin, atomic_file(dest, binary=True) as fout:
-        shutil.copyfileobj(fin, fout, length=1 << 20)
+    try:
+        with gzip.open(src, "rb") as fin, atomic_file(dest, binary=True) as fout:
+            shutil.copyfileobj(fin, fout, length=1 << 20)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ConfigError(
+            f"dataset.root={str(src.parent)!r}: {src} is not a valid IDX/gzip file ({exc or type(exc).__name__}); "
+            "replace it with the original download"
+        ) from None
 
 
 def prepare_idx(raw: Path, sources: list[Path]) -> bool:
@@ -141,11 +155,22 @@ def _idx_dataset(cfg: Any, cls: type) -> RawArrays:
             f"dataset.root={cfg.root!r}: {cfg.name} not found (looked in {places}); get it with "
             f"dataset.download=true (online) or {offline}"
         )
-    try:
-        train = cls(str(root), train=True, download=bool(cfg.download) and not found)
-        test = cls(str(root), train=False, download=False)
-    except Exception as exc:  # noqa: BLE001 - a failed download is a user-facing condition, not a bug
-        raise _download_error(cfg, exc) from None
+    if found:  # the files are there: a failure is in reading them, not in a download
+        try:
+            train = cls(str(root), train=True, download=False)
+            test = cls(str(root), train=False, download=False)
+        except Exception as exc:  # noqa: BLE001 - torchvision's reader fails with asserts and ValueErrors alike
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(
+                f"dataset.root={cfg.root!r}: the files in {raw} are not valid IDX files ({reason}); replace them "
+                f"({', '.join(IDX_FILES)}) with the original downloads"
+            ) from None
+    else:
+        try:
+            train = cls(str(root), train=True, download=bool(cfg.download))
+            test = cls(str(root), train=False, download=False)
+        except Exception as exc:  # noqa: BLE001 - a failed download is a user-facing condition, not a bug
+            raise _download_error(cfg, exc) from None
     return RawArrays(
         train.data.numpy()[:, None],
         train.targets.numpy().astype(np.int64),
@@ -186,6 +211,66 @@ def _cifar10_class(verify: bool) -> type:
     return UncheckedCIFAR10
 
 
+# What a CIFAR-10 batch may hold: the official batches are dicts of numpy arrays, lists, bytes and strings. A pickle
+# can name any callable, so every batch loads through this allow-list, whatever dataset.verify says (an md5 match only
+# proves the file is the official one; with verify=false nothing else would stand between a crafted file and code).
+PICKLE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+def restricted_load(file: Any, **kwargs: Any) -> Any:
+    """pickle.load for CIFAR-10 batches: numpy arrays, lists, dicts, bytes and strings only; anything else that the
+    pickle names is refused before it is imported, so nothing in the file runs."""
+    import pickle
+
+    class BatchUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) not in PICKLE_GLOBALS:
+                path = getattr(file, "name", "?")
+                raise ConfigError(
+                    f"dataset.root={str(Path(path).parent.parent)!r}: {path} is not a plain CIFAR-10 batch: it names "
+                    f"{module}.{name}, and only numpy arrays, lists, dicts, bytes and strings are loaded"
+                )
+            return super().find_class(module, name)
+
+    return BatchUnpickler(file, **kwargs).load()
+
+
+class _RestrictedPickle:
+    """Stands in for the `pickle` module inside torchvision.datasets.cifar while a CIFAR-10 dataset loads."""
+
+    load = staticmethod(restricted_load)
+
+
+def _restricted_cifar_pickle() -> Any:
+    """A context in which torchvision's CIFAR10 unpickles through restricted_load.
+
+    torchvision 0.29 (datasets/cifar.py) reads every batch and the meta file with the module-level name
+    `pickle.load(f, encoding="latin1")`; that name is swapped for the restricted loader for the duration, so the rest
+    of torchvision's reader stays as it is. tests/data/test_loaders.py fails if torchvision stops using that name.
+    """
+    import contextlib
+
+    import torchvision.datasets.cifar as cifar_module
+
+    @contextlib.contextmanager
+    def swapped() -> Any:
+        original = cifar_module.pickle
+        cifar_module.pickle = _RestrictedPickle
+        try:
+            yield
+        finally:
+            cifar_module.pickle = original
+
+    return swapped()
+
+
 def cifar10(cfg: Any) -> RawArrays:
     root = Path(cfg.root).expanduser()
     folder = root / "cifar-10-batches-py"
@@ -197,8 +282,11 @@ def cifar10(cfg: Any) -> RawArrays:
             f"(data_batch_1..5, test_batch, batches.meta) into {root}"
         )
     try:
-        train = cls(str(root), train=True, download=bool(cfg.download))
-        test = cls(str(root), train=False, download=False)
+        with _restricted_cifar_pickle():
+            train = cls(str(root), train=True, download=bool(cfg.download))
+            test = cls(str(root), train=False, download=False)
+    except ConfigError:
+        raise
     except RuntimeError as exc:
         if not cfg.download or "corrupted" in str(exc):
             raise ConfigError(

@@ -64,6 +64,12 @@ def all_rules(lrs: Sequence[float], smoothed: Sequence[float], beta: float, impr
     reason = None
     if not smith["improved"]:
         reason = "the smoothed loss never fell below its first value"
+    elif len(s) <= 2 * lag + 1:
+        # Both bounds are read `lag` steps before a point past the lag: a curve this short cannot hold two of them.
+        reason = (
+            f"only {len(s)} finite steps: too few to read two bounds through the EMA's lag of {lag} steps "
+            f"(raise range_test.steps above {2 * lag + 1})"
+        )
     elif i_min <= lag:
         reason = f"the smoothed loss was lowest within the EMA's lag ({lag} steps) of the first LR"
     out: dict[str, Any] = {"usable": reason is None, "reason": reason}

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 from runner.errors import ConfigError
 from runner.range_test.rules import DEFAULT_RULE, RULES
-from runner.typed import require_choice, require_in
+from runner.typed import require_at_most, require_choice, require_in
+
+# The test keeps every step's LR, loss and smoothed loss in memory and draws them all, once per seed.
+MAX_STEPS = 1_000_000
+# Each seed is one whole test, run one after another: a typo of a zero or two is refused rather than run.
+MAX_SEEDS = 100
 
 
 @dataclass
@@ -40,3 +45,5 @@ class RangeTestConfig:
         for name in ("eval_every", "eval_size", "seeds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
+        require_at_most(f"{key}.steps", self.steps, MAX_STEPS, "the test holds and draws every step's loss")
+        require_at_most(f"{key}.seeds", self.seeds, MAX_SEEDS, "each seed is one whole test")

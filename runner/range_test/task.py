@@ -136,6 +136,8 @@ def run(cfg: Any, out_dir: Path) -> Status:
         log.warning("range test: %s", warning)
     summary = {
         "layout": LAYOUT,
+        "usable": problem is None,
+        "reason": problem,
         "rule": rt.rule,
         "aggregate": agg,
         "warnings": warnings,

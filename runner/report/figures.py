@@ -57,7 +57,8 @@ def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoot
             ax_acc.plot(common, acc_mean, marker=marker, ms=3, lw=1.1, **style)
             ax_acc.fill_between(common, acc_low, acc_high, color=style["color"], alpha=0.15, lw=0)
     ax_lr.set_ylabel("learning rate")
-    ax_lr.legend(fontsize=8, loc="upper right")
+    if ax_lr.get_legend_handles_labels()[0]:  # no completed run: an empty figure, without matplotlib's warning
+        ax_lr.legend(fontsize=8, loc="upper right")
     ax_loss.set_ylabel(f"training loss, EMA({smoothing:g})")
     ax_acc.set_ylabel("validation accuracy")
     ax_acc.set_xlabel("iteration (optimizer step)")

@@ -150,4 +150,6 @@ class Schedule:
         length = self.cycle_length()
         if length:
             return list(range(length, steps + 1, length))
+        if type(self).cycle is Schedule.cycle:
+            return []  # no cycles: nothing to scan (a constant LR over millions of steps starts at once)
         return [s for s in range(1, steps + 1) if self.cycle(s) != self.cycle(s - 1)]

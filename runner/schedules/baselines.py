@@ -182,6 +182,17 @@ class SGDR(Schedule):
     def cycle_length(self) -> int | None:
         return self.T_0 if self.T_mult == 1 else None
 
+    def cycle_ends(self, steps: int) -> list[int]:
+        """The restarts, period by period (T_0, then T_mult times longer each), without a scan over every step."""
+        if self.T_mult == 1:
+            return super().cycle_ends(steps)
+        ends, end, period = [], 0, self.T_0
+        while end + period <= steps:
+            end += period
+            ends.append(end)
+            period *= self.T_mult
+        return ends
+
 
 @SCHEDULES.register("linear_decay")
 @dataclass

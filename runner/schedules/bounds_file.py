@@ -18,6 +18,24 @@ from pathlib import Path
 from runner.errors import ConfigError
 
 RESULT_FILE = "range_test.json"
+# A range_test.json nests five levels (aggregate -> rule -> spread -> bound -> min) and holds a few kilobytes per
+# seed; anything far deeper or larger is not one, and is refused before it can exhaust the stack or the memory.
+MAX_DEPTH = 32
+MAX_BYTES = 16 * 1024 * 1024
+
+
+def depth(value: object) -> int:
+    """How deeply `value` (parsed JSON) nests; a scalar is 0."""
+    level, layer = 0, [value]
+    while layer:
+        layer = [
+            child
+            for node in layer
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        level += 1
+    return level - 1
 
 
 def result_path(path: str) -> Path:
@@ -37,12 +55,18 @@ def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, fl
             f"{key}={path!r}: no range-test result at {file}; write one with "
             f"`python -m runner task=range_test` and pass its folder"
         )
+    if file.stat().st_size > MAX_BYTES:
+        raise ConfigError(f"{key}={path!r}: {file} is over {MAX_BYTES:,} bytes; a range-test result is far smaller")
     try:
         data = json.loads(file.read_text())
+        if depth(data) > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         if not isinstance(data, dict):
             raise TypeError(f"a JSON {type(data).__name__}, not an object")
         refused = refusal(data)
         base, top = (math.nan, math.nan) if refused else bounds_of(data)
+    except RecursionError:
+        raise ConfigError(f"{key}={path!r}: {file} is not a range-test result (nested too deeply to read)") from None
     except (ValueError, KeyError, TypeError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
         raise ConfigError(f"{key}={path!r}: {file} is not a range-test result ({detail})") from None
@@ -56,8 +80,12 @@ def read_bounds(path: str, key: str = "schedule.bounds_from") -> tuple[float, fl
 
 
 def refusal(data: dict) -> str | None:
-    """Why a layout-2 file suggests nothing (its range test's warnings), or None when it suggests bounds."""
-    if "layout" not in data or data.get("aggregate") is not None:
+    """Why a layout-2 file suggests nothing (its range test's reason or warnings), or None when it suggests bounds."""
+    if "layout" not in data:
+        return None
+    if data.get("usable") is False:
+        return " ".join(str(data.get("reason") or "usable: false").split())
+    if data.get("aggregate") is not None:
         return None
     return " ".join("; ".join(str(w) for w in data.get("warnings") or []).split()) or "no aggregate"
 

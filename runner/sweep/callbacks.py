@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import validate
 from runner.errors import ConfigError
 from runner.hydra_compat import RejectedConfig, expand_sweep, one_line, set_hydra_config, stop_joblib_workers
+from runner.trust import refuse_foreign_targets
 
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
@@ -48,18 +49,46 @@ def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:
 
 
 def refuse_escaping_paths(config: DictConfig, keys: tuple[str, ...]) -> None:
-    """Output locations may be absolute or relative, but never climb with `..`: a value composed from overrides
-    (a sweep's subdir, a preset's dir) must not land its files outside the folder it names."""
+    """Output locations, as written and after interpolation: hydra.run.dir and hydra.sweep.dir may be absolute, or
+    relative and below the current folder; hydra.sweep.subdir must be relative and below the sweep folder. None may
+    climb with `..` (a value composed from other keys, such as `${dataset.root}`, included) or be empty: an empty
+    folder would put a run's files straight into the current folder."""
+    raw_hydra = OmegaConf.to_container(config.hydra, resolve=False)
     for key in keys:
         value = OmegaConf.select(config, key, throw_on_resolution_failure=False)
-        raw = OmegaConf.to_container(config.hydra, resolve=False)
+        raw = raw_hydra
         for part in key.split(".")[1:]:
             raw = raw.get(part) if isinstance(raw, dict) else None
-        for text in {str(value), str(raw)}:
-            if ".." in Path(text).parts:
-                raise ConfigError(
-                    f"{key}={text!r}: must not contain '..'; give an absolute path or a path below the current folder"
-                )
+        check_output_path(key, raw, relative_only=key.endswith("subdir"))
+        if value is not None and str(value) != str(raw):
+            check_output_path(key, value, relative_only=key.endswith("subdir"), resolved_from=raw)
+
+
+def check_output_path(key: str, value: Any, relative_only: bool, resolved_from: Any = None) -> None:
+    """ConfigError unless `value` names a folder: not empty, no `..`, and (for a subdir) not absolute."""
+    shown = f"{resolved_from!r} (= {str(value)!r})" if resolved_from is not None else repr(str(value))
+    text = "" if value is None else str(value).strip()
+    if not text or Path(text) == Path("."):
+        into = "the sweep folder" if relative_only else "the current folder"
+        raise ConfigError(f"{key}={shown}: must name a folder of its own; this would write into {into}")
+    if relative_only and Path(text).is_absolute():
+        raise ConfigError(f"{key}={shown}: must be a relative path, below hydra.sweep.dir")
+    if ".." in Path(text).parts:
+        where = "a path below hydra.sweep.dir" if relative_only else "an absolute path or one below the current folder"
+        raise ConfigError(f"{key}={shown}: must not contain '..'; give {where}")
+
+
+def job_subdir(config: DictConfig, job_config: DictConfig, num: int) -> None:
+    """Check one sweep job's hydra.sweep.subdir after interpolation, with the job number the launcher will give it."""
+    from omegaconf import open_dict
+
+    with open_dict(job_config):
+        job_config.hydra.job.num = num
+    set_hydra_config(job_config)
+    try:
+        refuse_escaping_paths(job_config, ("hydra.sweep.subdir",))
+    finally:
+        set_hydra_config(config)
 
 
 class ValidateConfig(Callback):
@@ -75,13 +104,16 @@ class ValidateConfig(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            refuse_escaping_paths(config, ("hydra.sweep.dir", "hydra.sweep.subdir"))
+            refuse_escaping_paths(config, ("hydra.sweep.dir",))
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
         loader = GlobalHydra.instance().config_loader()
-        for overrides in sweep_job_overrides(config):
+        for num, overrides in enumerate(sweep_job_overrides(config)):
             try:
-                validate(loader.load_sweep_config(config, list(overrides)))
+                job_config = loader.load_sweep_config(config, list(overrides))
+                refuse_foreign_targets(job_config)
+                job_subdir(config, job_config, num)
+                validate(job_config)
             except Exception as e:  # composition errors of one job too: stop before any job starts
                 line = one_line(e)
                 if line is None:

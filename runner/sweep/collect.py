@@ -85,6 +85,33 @@ def planned_jobs(sweep_dir: Path) -> list[list[str]]:
     return expand_sweep([f"{k}={v}" for k, v in params.items()] + task)
 
 
+# What a completed run's summary.json always holds (runner/training/run.py writes them together); without them the
+# file was damaged or written by something else, and the run is skipped rather than averaged as an empty result.
+COMPLETED_FIELDS = ("final_val_acc",)
+
+
+def read_summary(folder: Path) -> tuple[RunSummary | None, str | None]:
+    """(the folder's summary, None) or (None, why it is skipped); a file that exists but is unusable is skipped with
+    a warning naming it, so a damaged summary.json never stops a report."""
+    import logging
+
+    path = folder / summary_file.FILENAME
+    if not path.exists():
+        return None, "summary.json missing (killed or still running?)"
+    summary = summary_file.read(folder)
+    problem = None
+    if summary is None:
+        problem = "summary.json is not a JSON object"
+    elif summary.status == Status.COMPLETED.value:
+        lacking = [name for name in COMPLETED_FIELDS if getattr(summary, name) is None]
+        if lacking:
+            problem = f"summary.json says completed but lacks {', '.join(lacking)}"
+    if problem is None:
+        return summary, None
+    logging.getLogger("runner.report").warning("%s: skipped: %s", path, problem)
+    return None, problem
+
+
 def found_runs(sweep_dir: Path) -> list[RunRecord]:
     """Every job folder (a folder with .hydra/) under the sweep folder."""
     runs = []
@@ -93,8 +120,7 @@ def found_runs(sweep_dir: Path) -> list[RunRecord]:
         hydra_cfg = (_load_yaml(hydra_dir / "hydra.yaml") or {}).get("hydra", {})
         overrides = _load_yaml(hydra_dir / "overrides.yaml") or []
         job = (hydra_cfg.get("job") or {}).get("num")
-        summary = summary_file.read(folder)
-        problem = None if summary else "summary.json missing or unreadable (killed or still running?)"
+        summary, problem = read_summary(folder)
         runs.append(
             RunRecord(
                 job=job,

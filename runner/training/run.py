@@ -106,6 +106,7 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     threads, data, model, optimizer = build_training(cfg)
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
+    refuse_too_many_steps(cfg.trainer, steps, per_epoch)
     ignored = cfg.schedule.ignored_keys()
     if ignored:
         log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
@@ -195,6 +196,19 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         f"{summary.images_per_s:.0f} images/s" if summary.images_per_s else "",
     )
     return Status(summary.status)
+
+
+def refuse_too_many_steps(trainer: Any, steps: int, per_epoch: int) -> None:
+    """trainer.epochs is bounded alone in the config; in steps it is known only once the data says how many batches
+    an epoch holds, so the bound of trainer.max_steps is applied here, before the folder gets any record."""
+    from runner.errors import ConfigError
+    from runner.training.settings import MAX_STEPS
+
+    if steps > MAX_STEPS:
+        raise ConfigError(
+            f"trainer.epochs={trainer.epochs!r}: {steps:,} steps at {per_epoch:,} per epoch, more than {MAX_STEPS:,}; "
+            "choose fewer epochs or set trainer.max_steps"
+        )
 
 
 def warn_cycle_end(schedule: Any, steps: int) -> None:

@@ -8,6 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.errors import ConfigError
+from runner.typed import require_at_most
+
+# metrics.csv gets a row per step and the analysis holds the whole loss series in memory (several float64 columns),
+# so a run is bounded at 10 million steps (about 0.5 GB of CSV); Smith's longest CIFAR-10 runs are 70,000 steps.
+MAX_STEPS = 10_000_000
+# A preview draws one point and writes one CSV row per step, all held in memory by matplotlib.
+MAX_PREVIEW_STEPS = 1_000_000
 
 
 @dataclass
@@ -28,6 +35,9 @@ class TrainerConfig:
             raise ConfigError(f"{key}.epochs={self.epochs!r}: must be an integer >= 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"{key}.max_steps={self.max_steps!r}: must be an integer >= 1 or null")
+        why = "a run is bounded at that many steps (one metrics.csv row each, all analysed in memory)"
+        require_at_most(f"{key}.max_steps", self.max_steps, MAX_STEPS, why)
+        require_at_most(f"{key}.epochs", self.epochs, MAX_STEPS, why + "; an epoch is at least one step")
         for name in ("batch_size", "eval_batch_size", "flush_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
@@ -72,3 +82,6 @@ class PreviewConfig:
     def check(self, key: str) -> None:
         if self.steps < 1:
             raise ConfigError(f"{key}.steps={self.steps!r}: must be an integer >= 1")
+        require_at_most(
+            f"{key}.steps", self.steps, MAX_PREVIEW_STEPS, "a preview holds one point and one CSV row per step"
+        )
