@@ -253,7 +253,8 @@ def _restricted_cifar_pickle() -> Any:
 
     torchvision 0.29 (datasets/cifar.py) reads every batch and the meta file with the module-level name
     `pickle.load(f, encoding="latin1")`; that name is swapped for the restricted loader for the duration, so the rest
-    of torchvision's reader stays as it is. tests/data/test_loaders.py fails if torchvision stops using that name.
+    of torchvision's reader stays as it is. tests/adversarial/test_security.py fails if torchvision stops using
+    that name.
     """
     import contextlib
 

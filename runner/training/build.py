@@ -53,6 +53,13 @@ def build_training(cfg: Any) -> tuple[int, Any, Any, Any]:
 
     threads = set_threads(cfg.trainer.threads)
     data = load_dataset(cfg.dataset)
+    if len(data.train_x) < cfg.trainer.batch_size:  # counted only now for the image datasets (runner/config.py)
+        from runner.errors import ConfigError
+
+        raise ConfigError(
+            f"trainer.batch_size={cfg.trainer.batch_size}: more than the {len(data.train_x)} training images "
+            f"{cfg.dataset.name} leaves; lower it, or hold out fewer images (dataset.val_size)"
+        )
     seed_everything(cfg.seed)
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     return threads, data, model, build_optimizer(cfg.optimizer, model.parameters())

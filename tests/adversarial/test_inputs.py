@@ -171,6 +171,30 @@ def test_ctrl_c_while_starting_exits_130_with_one_line(tmp_path):
 
 
 # ---- data files ---------------------------------------------------------------------------------------------------
+def write_idx(folder: Path, n_train: int, n_test: int) -> None:
+    """The four MNIST files in the IDX format: magic 0x0000 0x08 <ndim>, big-endian sizes, uint8 bytes."""
+    import struct
+
+    import numpy as np
+
+    from runner.data.image_files import IDX_FILES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = [np.zeros((n_train, 28, 28)), np.arange(n_train) % 10, np.zeros((n_test, 28, 28)), np.arange(n_test) % 10]
+    for name, a in zip(IDX_FILES, arrays):
+        header = struct.pack(">HBB", 0, 0x08, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape)
+        (folder / name).write_bytes(header + a.astype(np.uint8).tobytes())
+
+
+def test_held_out_images_that_leave_less_than_a_batch_are_refused_before_the_model_is_built(tmp_path):
+    from runner.training.build import build_training
+
+    write_idx(tmp_path / "MNIST" / "raw", n_train=120, n_test=20)
+    cfg = validate(compose("dataset=mnist", f"dataset.root={tmp_path}", "dataset.val_size=100"))
+    with pytest.raises(ConfigError, match=r"^trainer.batch_size=32: more than the 20 training images mnist leaves"):
+        build_training(cfg)
+
+
 def test_a_garbage_gz_in_dataset_root_is_named_as_not_a_valid_idx_gzip_file(tmp_path):
     from runner.data import load_dataset
     from runner.data.image_files import IDX_FILES

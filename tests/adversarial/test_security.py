@@ -154,6 +154,9 @@ def test_the_target_check_finds_what_hydra_would_instantiate():
 
     install_target_check()
     assert hydra_main.Callbacks is Callbacks
+    assert hydra_main.configure_log.__name__ == "checked_configure_log"  # the name compose_config calls
+    with pytest.raises(RejectedConfig, match=r"hydra.hydra_logging.*\(\)='os.getcwd'"):
+        hydra_main.configure_log(OmegaConf.create({"version": 1, "formatters": {"f": {"()": "os.getcwd"}}}))
     bad = OmegaConf.create({"hydra": {"callbacks": {"x": {"_target_": "os.getcwd"}}}})
     with pytest.raises(RejectedConfig, match="hydra.callbacks.x._target_='os.getcwd'"):
         Callbacks(bad)
