@@ -115,3 +115,19 @@ def test_8_hydra_config_is_unset_at_on_run_start_and_set_hydra_config_makes_it_r
         OmegaConf.select(cfg, "hydra.run.dir")
     set_hydra_config(cfg)
     assert OmegaConf.select(cfg, "hydra.run.dir").endswith("-triangular2")
+
+
+def test_9_hydra_builds_every_callback_in_callbacks_init_and_configures_logging_through_configure_log():
+    """The two names install_target_check wraps are the ones Hydra.run/multirun and compose_config call."""
+    import inspect
+
+    from hydra._internal import hydra as hydra_main
+    from hydra._internal.callbacks import Callbacks
+    from omegaconf import OmegaConf
+
+    source = inspect.getsource(hydra_main.Hydra)
+    assert "Callbacks(cfg)" in source and "configure_log(cfg.hydra.hydra_logging" in source
+    hydra_compat.install_target_check()
+    with pytest.raises(RejectedConfig, match="hydra.callbacks.x._target_='os.getcwd'"):
+        Callbacks(OmegaConf.create({"hydra": {"callbacks": {"x": {"_target_": "os.getcwd"}}}}))
+    assert Callbacks(OmegaConf.create({"hydra": {"callbacks": {}}})).callbacks == []
