@@ -105,7 +105,8 @@ def refuse_malformed_overrides(args: list[str]) -> None:
         is_group = "/" in key or (CONF_DIR / key).is_dir()
         value = override.value()
         names = value if isinstance(value, list) else [value]
-        if is_group and not all(isinstance(v, str) and v for v in names):
+        # A sweep (`schedule=constant,triangular`) parses into Hydra's sweep objects: those Hydra expands itself.
+        if is_group and any(v is None or isinstance(v, (bool, int, float)) for v in names):
             options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml")) if (CONF_DIR / key).is_dir() else []
             allowed = f"; allowed: {', '.join(options)}" if options else ""
             raise RejectedConfig(f"{arg}: {key} is a config group and takes an option's name{allowed}")
