@@ -100,9 +100,9 @@ def save(path: Path, state: dict[str, Any], durable: bool = False) -> None:
             os.replace(path, path.with_name(PREVIOUS))
 
 
-def load(path: Path) -> dict[str, Any] | None:
+def load(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """The checkpoint at `path`, or None if there is none; a file that is not plain data, is cut short, fails its
-    digest or lacks a part is refused with one line."""
+    digest or lacks one of the `required` keys is refused with one line."""
     path = Path(path)
     if not path.exists():
         return None
@@ -117,7 +117,7 @@ def load(path: Path) -> dict[str, Any] | None:
         raise refuse(f"not plain data or damaged: {first}") from None
     if not isinstance(state, dict):
         raise refuse(f"holds a {type(state).__name__}, not a checkpoint")
-    missing = [k for k in REQUIRED if k not in state]
+    missing = [k for k in required if k not in state]
     if missing:
         raise refuse(f"incomplete: no {', '.join(missing)}")
     if DIGEST_KEY not in state:
@@ -140,12 +140,12 @@ def load_latest(folder: Path, resume: bool = False) -> dict[str, Any] | None:
     folder = Path(folder)
     newest, previous = folder / FILENAME, folder / PREVIOUS
     try:
-        state = load(newest)
+        state = load(newest, REQUIRED)
     except ConfigError as e:
         if not previous.exists():
             raise
         try:
-            state = load(previous)
+            state = load(previous, REQUIRED)
         except ConfigError:
             raise e from None
         if resume:
@@ -153,7 +153,7 @@ def load_latest(folder: Path, resume: bool = False) -> dict[str, Any] | None:
             os.replace(newest, newest.with_name(FILENAME + ".damaged"))
         return state
     if state is None and previous.exists():  # killed between the two renames of save()
-        state = load(previous)
+        state = load(previous, REQUIRED)
         if resume:
             log.warning("%s is missing; resuming from the previous checkpoint %s", newest, previous)
     return state
