@@ -23,11 +23,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from runner import hydra_compat
+from runner import folder_lock, hydra_compat
 from runner.config import validate
+from runner.folder_lock import FolderBusy
 from runner.hydra_compat import RejectedConfig
 from runner.paths import CONF_DIR
-from runner.status import OUTCOMES, ExitCode, Status
+from runner.run_folder import FolderRefused
+from runner.status import FINAL, OUTCOMES, ExitCode, Status
 from runner.summary import RunSummary
 from runner.tasks import TASKS
 
@@ -43,6 +45,15 @@ def hydra_entry(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        # A single run holds its folder since on_run_start; a sweep job run elsewhere takes its own folder here.
+        folder_lock.acquire(out_dir, f"hydra.run.dir={str(out_dir)!r}")
+    except FolderBusy as e:
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise RejectedConfig(str(e)) from None
+        log.error("job not run: %s", e)  # nothing is written into a folder another process holds
+        OUTCOMES.note(Status.FAILED)
+        return str(Status.FAILED)
+    try:
         run_cfg = validate(cfg)
         status = TASKS.entry(run_cfg.task).build(run_cfg, out_dir)
     except KeyboardInterrupt:  # Ctrl-C while loading or building: no record yet, so no folder either
@@ -55,15 +66,19 @@ def hydra_entry(cfg: DictConfig) -> str:
                 discard_unused_folder(out_dir)
                 raise RejectedConfig(line) from None
             raise
-        # In a sweep, one job's error must not stop the others: record it in the job's folder and go on.
-        status = record_failure(out_dir, cfg, exc)
+        if isinstance(exc, FolderRefused):  # the folder's results are another config's: leave them as they are
+            log.error("job not run: %s", exc)
+            status = Status.FAILED
+        else:
+            # In a sweep, one job's error must not stop the others: record it in the job's folder and go on.
+            status = record_failure(out_dir, cfg, exc)
     OUTCOMES.note(status)
     return str(status)
 
 
 def main() -> int:
     """Run the command; returns its exit status (runner/status.py)."""
-    with hydra_compat.exceptions_from_hydra() as show_traceback:
+    with hydra_compat.exceptions_from_hydra() as show_traceback, _releasing_folders():
         try:
             refuse_malformed_overrides(sys.argv[1:])
             hydra_compat.install_target_check()
@@ -126,6 +141,15 @@ def filesystem_line(e: BaseException) -> str | None:
     return f"{path}: cannot write the run's files there ({e.strerror or type(e).__name__}); choose another folder"
 
 
+@contextlib.contextmanager
+def _releasing_folders():
+    """The run folders' locks end with the command (callers in one process, such as tests, run several)."""
+    try:
+        yield
+    finally:
+        folder_lock.release_all()
+
+
 def discard_unused_folder(out_dir: Path) -> None:
     """Remove what Hydra wrote into a run folder (.hydra/, run.log) when the run was refused before producing
     anything, so no folder looks like a result. A folder that holds any record of a run is left alone."""
@@ -134,6 +158,7 @@ def discard_unused_folder(out_dir: Path) -> None:
         return
     shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
     (out_dir / "run.log").unlink(missing_ok=True)
+    folder_lock.release(out_dir, discard=True)
     with contextlib.suppress(OSError):
         out_dir.rmdir()  # only if nothing else is in it
         # The folders Hydra made above it (outputs/runs/<date>/) go too while empty, up to the current folder.
@@ -150,6 +175,9 @@ def record_failure(out_dir: Path, cfg: Any, exc: BaseException) -> Status:
 
     summary = summary_file.read(out_dir) or RunSummary()
     line = hydra_compat.one_line(exc)
+    if summary.status in FINAL:  # a finished run's record is never replaced by a later command's error
+        log.error("job failed: %s (the folder's finished run is left as it was)", line or exc)
+        return Status.FAILED
     error = line or f"{type(exc).__name__}: {exc}"
     log.error("job failed: %s", error, exc_info=line is None)  # a traceback only for what is not a config error
     summary.update(

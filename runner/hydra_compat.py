@@ -208,3 +208,16 @@ def install_target_check() -> None:
         return configure_log(log_config, *args, **kwargs)
 
     hydra_main.configure_log = checked_configure_log
+
+
+# ---- 10. Keeping a finished run's .hydra/ record as it is ----------------------------------------------------------
+# hydra-core 1.3.8 (_internal/hydra.py, Hydra.run) hands on_run_start the very config object it then passes to
+# run_job, and run_job (core/utils.py) writes .hydra/ only when hydra.output_subdir is not None.
+
+
+def keep_hydra_record(config: Any) -> None:
+    """Stop this run from rewriting its folder's .hydra/ (called from on_run_start)."""
+    from omegaconf import open_dict, read_write
+
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.output_subdir = None

@@ -66,3 +66,21 @@ def real_fashion_mnist_or_skip() -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI: Debian's Fashion-MNIST is missing from {DEBIAN_DIR}; .ci/run installs dataset-fashion-mnist")
     pytest.skip(f"Fashion-MNIST not installed ({DEBIAN_DIR}); `apt-get install dataset-fashion-mnist`")
+
+
+def folder_state(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, int, str]]:
+    """Every file under `folder` (hidden ones and .hydra/ included) but those named in `skip`: relative path ->
+    (size, mtime_ns, sha256), so a test can tell that a command left a folder exactly as it was, not even rewritten
+    with the same bytes."""
+    import hashlib
+
+    state = {}
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and path.name not in skip:
+            stat = path.stat()
+            state[str(path.relative_to(folder))] = (
+                stat.st_size,
+                stat.st_mtime_ns,
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+            )
+    return state

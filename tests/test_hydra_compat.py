@@ -131,3 +131,24 @@ def test_9_hydra_builds_every_callback_in_callbacks_init_and_configures_logging_
     with pytest.raises(RejectedConfig, match="hydra.callbacks.x._target_='os.getcwd'"):
         Callbacks(OmegaConf.create({"hydra": {"callbacks": {"x": {"_target_": "os.getcwd"}}}}))
     assert Callbacks(OmegaConf.create({"hydra": {"callbacks": {}}})).callbacks == []
+
+
+def test_10_on_run_start_gets_the_config_run_job_uses_and_output_subdir_none_writes_no_record():
+    import inspect
+
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.hydra import Hydra
+    from hydra.core.utils import run_job
+    from omegaconf import OmegaConf
+
+    from runner.hydra_compat import keep_hydra_record
+    from support import CONF
+
+    run_source = inspect.getsource(Hydra.run)
+    assert "callbacks.on_run_start(config=cfg" in run_source and "config=cfg," in run_source.split("run_job(")[1]
+    assert "if config.hydra.output_subdir is not None:" in inspect.getsource(run_job)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True)
+    OmegaConf.set_readonly(cfg.hydra, True)  # as Hydra hands it over
+    keep_hydra_record(cfg)
+    assert cfg.hydra.output_subdir is None

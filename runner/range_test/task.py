@@ -89,6 +89,29 @@ def seed_line(entry: dict[str, Any]) -> str:
     return f"{head}; max_lr by rule: {tops}"
 
 
+def already_done(result_file: Path) -> Status:
+    """A rerun in a finished range test's folder (the same config: runner/run_folder.py refused any other) redoes
+    nothing and ends as the test did: exit 0 with its suggestion, or the one-line refusal when it suggested none."""
+    from runner.files import read_json
+
+    done = read_json(result_file) or {}
+    if not done.get("aggregate"):
+        raise ConfigError(
+            f"hydra.run.dir={str(result_file.parent)!r}: its range test suggested nothing "
+            f"({'; '.join(done.get('warnings') or []) or 'no aggregate in ' + result_file.name}); choose a new folder"
+        )
+    rule = done.get("rule")
+    bounds = done["aggregate"].get(rule) or {}
+    log.info(
+        "%s: range test already done; nothing to do (suggested, %s rule: base_lr %s, max_lr %s)",
+        result_file.parent,
+        rule,
+        bounds.get("base_lr"),
+        bounds.get("max_lr"),
+    )
+    return Status.COMPLETED
+
+
 def run(cfg: Any, out_dir: Path) -> Status:
     """task=range_test: test once per seed, read the bounds three ways, aggregate, write the three files."""
     from runner.files import write_json_atomic, write_rows
@@ -99,7 +122,7 @@ def run(cfg: Any, out_dir: Path) -> Status:
 
     out_dir = Path(out_dir)
     if (out_dir / RESULT_FILE).exists():
-        raise ConfigError(f"hydra.run.dir={str(out_dir)!r}: already holds a range test; choose a new folder")
+        return already_done(out_dir / RESULT_FILE)
     wall0 = time.perf_counter()
     rt = cfg.range_test
     seeds = [cfg.seed + k for k in range(rt.seeds)]

@@ -1,7 +1,8 @@
 """The Hydra callbacks of every command (conf/config.yaml, hydra.callbacks), in the order they run.
 
 ValidateConfig  checks every job's config before Hydra makes a folder: a bad value on the command line leaves
-                nothing behind, and a typo in the third value of a sweep fails before the first job trains
+                nothing behind, and a typo in the third value of a sweep fails before the first job trains; it
+                locks the run folder and refuses a rerun that would change what a folder holds, before any write
 ThreadShare     gives each job of a parallel sweep its share of the cores
 SweepReport     writes the sweep report when a multirun ends
 ReleaseWorkers  stops the joblib launcher's idle workers when a multirun ends
@@ -14,11 +15,20 @@ from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from runner import folder_lock, run_folder
 from runner.config import validate
 from runner.errors import ConfigError
-from runner.hydra_compat import RejectedConfig, expand_sweep, one_line, set_hydra_config, stop_joblib_workers
+from runner.hydra_compat import (
+    RejectedConfig,
+    expand_sweep,
+    keep_hydra_record,
+    launcher_kind,
+    one_line,
+    set_hydra_config,
+    stop_joblib_workers,
+)
 from runner.trust import refuse_foreign_targets
 
 
@@ -29,23 +39,54 @@ def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
     return expand_sweep(params + list(task_overrides), GlobalHydra.instance().config_loader())
 
 
-def refuse_changed_resume(run_dir: Any, new_cfg: Any) -> None:
-    """Rerunning a command in its run folder resumes it; a config that would change the results is refused here,
-    before Hydra overwrites the folder's .hydra/ record of the original config."""
-    from runner.training import checkpoint
-
-    old_config = Path(str(run_dir)) / ".hydra" / "config.yaml"
-    if not run_dir or not old_config.exists() or not (Path(str(run_dir)) / "metrics.csv").exists():
-        return
+def claim_run_folder(config: DictConfig, cfg: Any) -> None:
+    """Lock the run folder for this process and refuse what would change or mix up the results it holds, before
+    Hydra writes its .hydra/ record there (runner/folder_lock.py, runner/run_folder.py). A finished run keeps its
+    .hydra/ record as it is: the command has nothing to do."""
+    run_dir = str(OmegaConf.select(config, "hydra.run.dir"))
+    where = f"hydra.run.dir={run_dir!r}"
+    folder_lock.acquire(run_dir, where)
     try:
-        old_cfg = validate(OmegaConf.load(old_config))
-    except ConfigError as e:
-        raise ConfigError(
-            f"hydra.run.dir={str(run_dir)!r}: its .hydra/config.yaml no longer validates ({e}); choose a new folder"
-        ) from None
-    checkpoint.refuse_changed_config(
-        Path(str(run_dir)), checkpoint.config_dict(old_cfg), checkpoint.config_dict(new_cfg)
-    )
+        done = run_folder.check(Path(run_dir), cfg, where)
+    except ConfigError:
+        folder_lock.release(run_dir, discard=True)
+        raise
+    if done:
+        keep_hydra_record(config)
+
+
+def claim_job_folders(config: DictConfig, jobs: list[tuple[list[str], Any, Path]]) -> None:
+    """Every job folder that already exists (a sweep run again) is locked and checked before the first job starts,
+    so a refused rerun touches no job's files. With the basic launcher the jobs run in this process, which keeps
+    the locks; other launchers run them elsewhere, and each job locks its own folder when it starts."""
+    claimed = []
+    try:
+        for overrides, cfg, folder in jobs:
+            if not folder.exists():
+                continue
+            where = f"hydra.sweep.subdir={folder.name!r} (in {folder.parent})"
+            folder_lock.acquire(folder, where)
+            claimed.append(folder)
+            try:
+                run_folder.check(folder, cfg, where)
+            except ConfigError as e:
+                raise ConfigError(f"{e} (in sweep job: {' '.join(overrides)})") from None
+    except ConfigError:
+        for folder in claimed:
+            folder_lock.release(folder, discard=True)
+        raise
+    if launcher_kind(config.hydra.get("launcher")) != "basic":
+        for folder in claimed:
+            folder_lock.release(folder)
+
+
+def job_folder(job_cfg: DictConfig, num: int) -> Path:
+    """The folder Hydra's launchers give job `num`: hydra.sweep.dir / hydra.sweep.subdir, resolved as they do."""
+    with open_dict(job_cfg):
+        job_cfg.hydra.job.id = num
+        job_cfg.hydra.job.num = num
+    set_hydra_config(job_cfg)  # the subdir names the schedule through ${hydra:...}
+    return Path(str(job_cfg.hydra.sweep.dir)) / str(job_cfg.hydra.sweep.subdir)
 
 
 def refuse_escaping_paths(config: DictConfig, keys: tuple[str, ...]) -> None:
@@ -98,7 +139,7 @@ class ValidateConfig(Callback):
         set_hydra_config(config)  # hydra.run.dir's default names the schedule through ${hydra:...}
         try:
             refuse_escaping_paths(config, ("hydra.run.dir",))
-            refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), validate(config))
+            claim_run_folder(config, validate(config))
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
 
@@ -108,17 +149,23 @@ class ValidateConfig(Callback):
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
         loader = GlobalHydra.instance().config_loader()
+        jobs = []
         for num, overrides in enumerate(sweep_job_overrides(config)):
             try:
-                job_config = loader.load_sweep_config(config, list(overrides))
-                refuse_foreign_targets(job_config)
-                job_subdir(config, job_config, num)
-                validate(job_config)
+                job_cfg = loader.load_sweep_config(config, list(overrides))
+                refuse_foreign_targets(job_cfg)
+                job_subdir(config, job_cfg, num)
+                jobs.append((overrides, validate(job_cfg), job_folder(job_cfg, num)))
             except Exception as e:  # composition errors of one job too: stop before any job starts
                 line = one_line(e)
                 if line is None:
                     raise
                 raise RejectedConfig(f"{line} (in sweep job: {' '.join(overrides)})") from None
+        set_hydra_config(config)
+        try:
+            claim_job_folders(config, jobs)
+        except ConfigError as e:
+            raise RejectedConfig(str(e)) from None
 
 
 class ThreadShare(Callback):

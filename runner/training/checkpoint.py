@@ -10,8 +10,11 @@ torch.load(weights_only=True), which refuses pickled callables instead of runnin
 from __future__ import annotations
 
 import dataclasses
-import pickle
+import hashlib
+import logging
+import os
 import random
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,12 @@ from runner.errors import ConfigError
 from runner.files import atomic_file
 
 FILENAME = "checkpoint.pt"
-# Keys that change how a run is watched, not what it computes: a resume may change them freely.
-NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.")
+# The checkpoint before the newest: what a resume falls back on when the newest does not prove itself.
+PREVIOUS = "checkpoint.prev.pt"
+DIGEST_KEY = "sha256"  # of everything else in the checkpoint (content_digest)
+# What every checkpoint holds; one without any of these cannot resume a run.
+REQUIRED = ("step", "rng", "metrics_rows", "eval_rows", "result", "model", "optimizer", "config")
+log = logging.getLogger("runner")
 
 
 def rng_state() -> dict[str, Any]:
@@ -47,59 +54,111 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
 
 
+def _feed(h: Any, value: Any) -> None:
+    """Hash `value` by content: tensors by dtype, shape and bytes; containers element by element, type-tagged."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(value.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        h.update(b"D%d" % len(value))
+        for k, v in value.items():
+            _feed(h, k)
+            _feed(h, v)
+    elif isinstance(value, (list, tuple)):  # a tuple may come back as either: one tag for both
+        h.update(b"L%d" % len(value))
+        for v in value:
+            _feed(h, v)
+    elif isinstance(value, float):
+        h.update(b"F" + struct.pack("<d", value))
+    elif isinstance(value, (bytes, bytearray)):
+        h.update(b"B%d:" % len(value) + bytes(value))
+    else:  # str, int, bool, None: their repr is exact
+        text = repr(value).encode()
+        h.update(f"{type(value).__name__}{len(text)}:".encode() + text)
+
+
+def content_digest(state: dict[str, Any]) -> str:
+    """sha256 over every value of a checkpoint but its own digest: one flipped bit anywhere changes it."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in state.items() if k != DIGEST_KEY})
+    return h.hexdigest()
+
+
 def save(path: Path, state: dict[str, Any], durable: bool = False) -> None:
-    """Write `state` whole under a temporary name, then rename: the old checkpoint survives a kill mid-write.
+    """Write `state` and its digest whole under a temporary name; then the previous checkpoint becomes
+    checkpoint.prev.pt and the new one takes its name, so a kill at any moment leaves a good checkpoint behind.
 
     The rename alone protects against a killed process; `durable` adds an fsync (several ms) that also protects
     against a power cut, worth paying for the final checkpoint but not every few hundred steps.
     """
-    with atomic_file(Path(path), binary=True, durable=durable) as f:
-        torch.save(state, f)
+    path = Path(path)
+    with atomic_file(path, binary=True, durable=durable) as f:
+        torch.save({**state, DIGEST_KEY: content_digest(state)}, f)
+        f.flush()
+        if path.exists():  # the new one is written in full by now: only then does the old one step back
+            os.replace(path, path.with_name(PREVIOUS))
 
 
-def load(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at `path`, or None if there is none; a file that is not plain data is refused."""
+def load(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """The checkpoint at `path`, or None if there is none; a file that is not plain data, is cut short, fails its
+    digest or lacks one of the `required` keys is refused with one line."""
     path = Path(path)
     if not path.exists():
         return None
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(f"{path}: refused to load the checkpoint ({why}); move it away to start the run afresh")
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - pickle, zip, I/O and torch errors alike: the file is not a checkpoint
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(
-            f"{path}: refused to load the checkpoint (not plain data or damaged: {first}); "
-            "move it away to start the run afresh"
-        ) from None
+        raise refuse(f"not plain data or damaged: {first}") from None
+    if not isinstance(state, dict):
+        raise refuse(f"holds a {type(state).__name__}, not a checkpoint")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise refuse(f"incomplete: no {', '.join(missing)}")
+    if DIGEST_KEY not in state:
+        # Written before checkpoints carried a digest: nothing to check it against.
+        log.warning("%s: has no checksum (written by an earlier version); loaded unchecked", path)
+        return state
+    if state[DIGEST_KEY] != content_digest(state):
+        raise refuse("damaged: its content does not match its sha256")
+    return state
+
+
+def load_latest(folder: Path, resume: bool = False) -> dict[str, Any] | None:
+    """The newest checkpoint in `folder` that proves itself: checkpoint.pt, else checkpoint.prev.pt; None when there
+    is neither. When no file there loads, the newest one's refusal is raised.
+
+    `resume` (the run is about to continue from it): a fallback is logged as a warning naming both files, and a
+    refused checkpoint.pt is set aside as checkpoint.pt.damaged, so the next save does not push the good previous
+    checkpoint out for it.
+    """
+    folder = Path(folder)
+    newest, previous = folder / FILENAME, folder / PREVIOUS
+    try:
+        state = load(newest, REQUIRED)
+    except ConfigError as e:
+        if not previous.exists():
+            raise
+        try:
+            state = load(previous, REQUIRED)
+        except ConfigError:
+            raise e from None
+        if resume:
+            log.warning("%s; resuming from the previous checkpoint %s (step %d) instead", e, previous, state["step"])
+            os.replace(newest, newest.with_name(FILENAME + ".damaged"))
+        return state
+    if state is None and previous.exists():  # killed between the two renames of save()
+        state = load(previous, REQUIRED)
+        if resume:
+            log.warning("%s is missing; resuming from the previous checkpoint %s", newest, previous)
+    return state
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
     """A validated RunConfig as nested plain values, the form checkpoints store and resumes compare."""
     return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Dotted keys whose values differ and that would change the results."""
-    a, b = _flatten(old), _flatten(new)
-    keys = sorted(k for k in set(a) | set(b) if a.get(k, "<unset>") != b.get(k, "<unset>"))
-    return [k for k in keys if not any(k == n or (n.endswith(".") and k.startswith(n)) for n in NO_EFFECT_KEYS)]
-
-
-def refuse_changed_config(run_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
-    differ = config_diff(old, new)
-    if differ:
-        _a, _b = _flatten(old), _flatten(new)
-        shown = ", ".join(f"{k}: {_a.get(k)!r} -> {_b.get(k)!r}" for k in differ[:4])
-        more = f" (+{len(differ) - 4} more)" if len(differ) > 4 else ""
-        raise ConfigError(
-            f"hydra.run.dir={str(run_dir)!r}: holds a run with another config, which a resume "
-            f"would change ({shown}{more}); rerun with the same values or choose a new folder"
-        )

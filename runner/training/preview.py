@@ -44,7 +44,11 @@ def describe(schedule: Any) -> str:
 def run_preview(cfg: Any, out_dir: Path) -> Status:
     """schedule.csv and schedule.png: the LR over preview.steps iterations, no training."""
     from runner.plots import plot_schedule
+    from runner.run_folder import finished
 
+    if finished(Path(out_dir), "preview"):  # the same config: runner/run_folder.py refused any other
+        log.info("%s: preview already drawn; nothing to do (a finished run is never redone)", out_dir)
+        return Status.COMPLETED
     # Lengths given in epochs need the data size; one_cycle-like policies span the preview's steps.
     per_epoch = preview_iters_per_epoch(cfg) if needs_data_size(cfg.schedule) else 1
     schedule = cfg.schedule.resolve(per_epoch, cfg.preview.steps)

@@ -89,6 +89,7 @@ def train_with_records(
 def run_train(cfg: Any, out_dir: Path) -> Status:
     """Train one run into `out_dir`, or continue it from its checkpoint; returns its status."""
     from runner.models import count_parameters
+    from runner.run_folder import refuse_changed_config
     from runner.training import checkpoint as ckpt
     from runner.training.build import build_training
     from runner.training.faults import fault_hook
@@ -96,12 +97,13 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
 
     out_dir = Path(out_dir)
     previous = summary_file.read(out_dir) or RunSummary()
-    state = ckpt.load(out_dir / ckpt.FILENAME)
+    if previous.status in FINAL:
+        # With or without its checkpoint: nothing runs, so the command succeeds; summary.json keeps the run's status.
+        log.info("%s: already %s; nothing to do (a finished run is never re-run)", out_dir, previous.status)
+        return Status.COMPLETED
+    state = ckpt.load_latest(out_dir, resume=True)
     if state is not None:
-        ckpt.refuse_changed_config(out_dir, state["config"], ckpt.config_dict(cfg))
-        if previous.status in FINAL:
-            log.info("%s: already %s; nothing to do (a finished run is never re-run)", out_dir, previous.status)
-            return Status(previous.status)
+        refuse_changed_config(f"hydra.run.dir={str(out_dir)!r}", state["config"], ckpt.config_dict(cfg))
     wall0 = time.perf_counter()
     threads, data, model, optimizer = build_training(cfg)
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)

@@ -222,6 +222,7 @@ def test_a_crafted_checkpoint_with_a_pickled_callable_is_refused_without_running
         == -signal.SIGKILL
     )
     marker = tmp_path / "pwned"
+    (run_dir / "checkpoint.prev.pt").unlink()  # else the resume falls back on it, and the refusal is a warning
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     state["payload"] = _Exploit(marker)
     with open(run_dir / "checkpoint.pt", "wb") as f:
