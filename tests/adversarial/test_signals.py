@@ -4,6 +4,7 @@ with records identical, byte for byte, to an uninterrupted sweep; and no worker 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,6 +44,31 @@ def start(sweep_dir: Path, extra: list[str], cwd: Path) -> subprocess.Popen:
         text=True,
         start_new_session=True,
     )
+
+
+@pytest.fixture
+def sessions():
+    """Every sweep a test starts; whatever is left of them when the test ends (a failure) is killed, so a failing
+    test leaves no worker behind."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        alive_leader = [proc.pid] if proc.poll() is None else []  # a reaped pid may belong to someone else now
+        for pid in [*alive_leader, *session_members(proc.pid)]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=10)
+
+
+def session_members(sid: int) -> set[int]:
+    """The processes of session `sid` (Linux /proc; orphaned workers keep their session)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == sid:
+                found.add(int(stat.parent.name))
+    return found
 
 
 def wait_for_training(proc: subprocess.Popen, sweep_dir: Path, timeout: float = 240) -> None:
@@ -148,9 +174,10 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from Linux's /proc")
-def test_no_worker_outlives_a_sigkilled_main_process(tmp_path):
+def test_no_worker_outlives_a_sigkilled_main_process(tmp_path, sessions):
     sweep = tmp_path / "sweep"
     proc = start(sweep, JOBLIB, tmp_path)
+    sessions.append(proc)
     wait_for_training(proc, sweep)
     workers = {pid for pid in children(proc.pid) if "popen_loky" in Path(f"/proc/{pid}/cmdline").read_text()}
     assert workers, "no joblib worker found"
