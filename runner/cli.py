@@ -31,6 +31,7 @@ from runner.paths import CONF_DIR
 from runner.run_folder import FolderRefused
 from runner.status import FINAL, OUTCOMES, ExitCode, Status
 from runner.summary import RunSummary
+from runner.sweep import stop
 from runner.tasks import TASKS
 
 log = logging.getLogger("runner")
@@ -44,6 +45,11 @@ STARTUP_INTERRUPTED = 130
 def hydra_entry(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN and stop.requested():
+        # The sweep is stopping: this job starts nothing, and says so (the same command starts it later).
+        status = record_not_started(out_dir, cfg)
+        OUTCOMES.note(status)
+        return str(status)
     try:
         # A single run holds its folder since on_run_start; a sweep job run elsewhere takes its own folder here.
         folder_lock.acquire(out_dir, f"hydra.run.dir={str(out_dir)!r}")
@@ -97,6 +103,8 @@ def main() -> int:
                 raise
             print(f"error: {line}", file=sys.stderr)
             return ExitCode.BAD_INPUT
+    if stop.stopped_by() is not None:  # a stopped sweep exits 130 or 143, like a stopped run
+        OUTCOMES.note_signal(stop.stopped_by())
     return OUTCOMES.exit_code()
 
 
@@ -185,3 +193,20 @@ def record_failure(out_dir: Path, cfg: Any, exc: BaseException) -> Status:
     )
     summary.write(out_dir)
     return Status.FAILED
+
+
+def record_not_started(out_dir: Path, cfg: Any) -> Status:
+    """summary.json with status not_started, for a sweep job reached after the sweep was told to stop."""
+    from runner import summary as summary_file
+
+    summary = summary_file.read(out_dir)
+    if summary is not None:  # a folder from an earlier attempt keeps what it recorded (its checkpoint resumes later)
+        try:
+            return Status(summary.status)
+        except ValueError:
+            return Status.RUNNING
+    log.warning("not started: the sweep was stopped (%s); rerun the same command to start it", stop.reason())
+    RunSummary(
+        status=Status.NOT_STARTED.value, seed=cfg.get("seed"), schedule=(cfg.get("schedule") or {}).get("name")
+    ).write(out_dir)
+    return Status.NOT_STARTED

@@ -221,3 +221,19 @@ def keep_hydra_record(config: Any) -> None:
 
     with read_write(config.hydra), open_dict(config.hydra):
         config.hydra.output_subdir = None
+
+
+# ---- 11. No idle joblib worker --------------------------------------------------------------------------------------
+# hydra-core 1.3.8 (_internal/hydra.py, Hydra.multirun) instantiates the launcher from the very config object it
+# has just passed to the callbacks' on_multirun_start, so a change made there reaches the launcher.
+# hydra-joblib-launcher 1.2.0 passes hydra.launcher.n_jobs to joblib.Parallel, and joblib 1.6.0's loky executor
+# starts that many workers at once whatever the number of jobs (n_jobs=-1: one per core).
+
+
+def cap_launcher_workers(config: Any, n_jobs: int) -> None:
+    """Make the launcher start at most `n_jobs` workers: a worker that never gets a job never learns of the sweep
+    (runner/sweep/stop.py), so it could neither stop with it nor notice that its parent is gone."""
+    from omegaconf import open_dict, read_write
+
+    with read_write(config.hydra.launcher), open_dict(config.hydra.launcher):
+        config.hydra.launcher.n_jobs = int(n_jobs)

@@ -29,6 +29,7 @@ class Status(str, Enum):
     FAILED = "failed"  # an error stopped it (summary.json has the error)
     INTERRUPTED = "interrupted"  # a signal stopped it after a checkpoint: the same command resumes it
     MISSING = "missing"  # a sweep job without a usable summary.json (never written by a run itself)
+    NOT_STARTED = "not_started"  # a sweep job reached after the sweep was stopped: the same command starts it
 
     def __str__(self) -> str:
         return self.value

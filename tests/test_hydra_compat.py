@@ -152,3 +152,23 @@ def test_10_on_run_start_gets_the_config_run_job_uses_and_output_subdir_none_wri
     OmegaConf.set_readonly(cfg.hydra, True)  # as Hydra hands it over
     keep_hydra_record(cfg)
     assert cfg.hydra.output_subdir is None
+
+
+def test_11_the_launcher_is_made_from_the_config_on_multirun_start_saw_and_takes_the_capped_n_jobs():
+    import inspect
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra._internal.hydra import Hydra
+    from hydra.utils import instantiate
+
+    # Hydra.multirun hands the same `cfg` to on_multirun_start and then to instantiate_sweeper (the launcher's).
+    source = inspect.getsource(Hydra.multirun)
+    assert source.index("callbacks.on_multirun_start(config=cfg") < source.index("instantiate_sweeper(\n")
+    assert "config=cfg," in source[source.index("instantiate_sweeper(") :]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=["hydra/launcher=joblib"], return_hydra_config=True)
+    assert cfg.hydra.launcher.n_jobs == -1  # joblib's default: one worker per core, however few the jobs
+    hydra_compat.cap_launcher_workers(cfg, 3)
+    launcher = instantiate(cfg.hydra.launcher)
+    assert launcher.joblib["n_jobs"] == 3  # what hydra-joblib-launcher passes to joblib.Parallel

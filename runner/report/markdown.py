@@ -13,8 +13,9 @@ from runner.report.groups import Group, spread
 from runner.report.measures import COUNTED, Figure, escape_status, no_plateau, sample
 from runner.report.smith import SmithRow
 from runner.report.stats import MANN_WHITNEY, MIN_N, WELCH
-from runner.status import OK
+from runner.status import OK, Status
 from runner.sweep.collect import RunRecord
+from runner.sweep.stop import read_stop_file
 
 TEST_NAMES = {WELCH: "Welch t", MANN_WHITNEY: "Mann-Whitney U"}
 
@@ -64,8 +65,9 @@ def write_markdown(
     smith: dict[str, SmithRow],
 ) -> Path:
     base = baseline.group
-    problems = [r for r in records if r.status not in OK]
-    excluded = [r for r in records if r.status not in COUNTED]
+    waiting = [r for r in records if r.status == Status.NOT_STARTED]  # not a result, and not a failure either
+    problems = [r for r in records if r.status not in OK and r.status != Status.NOT_STARTED]
+    excluded = [r for r in problems if r.status not in COUNTED]
     diverged = len(problems) - len(excluded)
     lines = [
         f"# Sweep report: {sweep_dir.name}",
@@ -74,12 +76,14 @@ def write_markdown(
         "",
         f"Baseline: {baseline.note}." if base else f"Baseline: none ({baseline.note}).",
         "",
-        f"Folder `{sweep_dir}`: {len(records)} runs, {sum(r.status in OK for r in records)} completed, "
-        f"{diverged} diverged (counted as the worst outcome on every figure), {len(excluded)} excluded "
-        "(failed, missing or unfinished: no evidence about the schedule). "
-        "How each number is computed: docs/report.md in clr-lab.",
+        f"Folder `{sweep_dir}`: {len(records) - len(waiting)} runs, {sum(r.status in OK for r in records)} "
+        f"completed, {diverged} diverged (counted as the worst outcome on every figure), {len(excluded)} excluded "
+        "(failed, missing or unfinished: no evidence about the schedule)"
+        + (f", and {len(waiting)} not started" if waiting else "")
+        + ". How each number is computed: docs/report.md in clr-lab.",
         "",
     ]
+    lines += _stopped(sweep_dir, records, waiting)
     if problems:
         lines += _problems(problems)
     lines += _group_table(groups, figures)
@@ -109,11 +113,36 @@ def write_markdown(
     return path
 
 
+def _stopped(sweep_dir: Path, records: list[RunRecord], waiting: list[RunRecord]) -> list[str]:
+    """What a signal left: the sweep's stop file (runner/sweep/stop.py), the jobs it interrupted and those it kept
+    from starting, and how to finish the sweep."""
+    stop = read_stop_file(sweep_dir)
+    if stop is None and not waiting:
+        return []
+    interrupted = sum(r.status == Status.INTERRUPTED for r in records)
+    by = f"by {stop['name']}" if stop and isinstance(stop.get("name"), str) else "by a signal"
+    lines = [
+        "## Stopped",
+        "",
+        f"The sweep was stopped {by}: {interrupted} run(s) interrupted (checkpointed), {len(waiting)} not started. "
+        f"Run the same command again with `hydra.sweep.dir={sweep_dir}` to finish it: interrupted runs resume "
+        "from their checkpoints, the others start, and the report is written again.",
+        "",
+    ]
+    if waiting:
+        lines += ["| job | folder | overrides |", "|---|---|---|"]
+        lines += [f"| {r.job} | {r.folder.name if r.folder else '–'} | `{' '.join(r.overrides)}` |" for r in waiting]
+        lines.append("")
+    return lines
+
+
 def _problems(problems: list[RunRecord]) -> list[str]:
     lines = ["## Runs without a result", "", "| job | folder | overrides | status | why |", "|---|---|---|---|---|"]
     for r in problems:
         s = r.summary
         why = r.problem or (s.error if s else None) or (s.diverged_at if s else None) or ""
+        if not why and r.status == Status.INTERRUPTED and s is not None:
+            why = f"stopped at step {s.steps}; the same command resumes it"
         folder = r.folder.name if r.folder else "(missing)"
         lines.append(f"| {r.job} | {folder} | `{' '.join(r.overrides)}` | {r.status} | {why} |")
     return lines + [

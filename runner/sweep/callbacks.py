@@ -6,6 +6,8 @@ ValidateConfig  checks every job's config before Hydra makes a folder: a bad val
 ThreadShare     gives each job of a parallel sweep its share of the cores
 SweepReport     writes the sweep report when a multirun ends
 ReleaseWorkers  stops the joblib launcher's idle workers when a multirun ends
+SweepStop       makes a signal stop the whole sweep (runner/sweep/stop.py): running jobs checkpoint, no new job
+                trains, workers follow the main process; listed last, so its on_multirun_end runs first
 """
 
 from __future__ import annotations
@@ -214,3 +216,35 @@ class ReleaseWorkers(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         stop_joblib_workers()
+
+
+class SweepStop(Callback):
+    """SIGINT/SIGTERM to a sweep's command stop every job, wherever it runs (runner/sweep/stop.py)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from runner.hydra_compat import cap_launcher_workers, launcher_kind
+        from runner.sweep import stop
+        from runner.sweep.threads import parallel_workers
+
+        launcher = config.hydra.get("launcher")
+        if launcher_kind(launcher) == "joblib":  # one worker per job at most: every worker gets a job
+            cap_launcher_workers(config, parallel_workers(launcher, len(sweep_job_overrides(config))))
+        stop.start_sweep(Path(str(config.hydra.sweep.dir)))
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.types import RunMode
+
+        from runner.sweep import stop
+
+        if config.hydra.mode == RunMode.MULTIRUN:
+            stop.join_sweep(Path(str(config.hydra.sweep.dir)))
+
+    def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from runner.sweep import stop
+
+        stop.leave_job()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from runner.sweep import stop
+
+        stop.end_sweep()

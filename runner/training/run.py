@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import time
 import traceback
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 from runner import summary as summary_file
 from runner.status import FINAL, OUTCOMES, Status
 from runner.summary import RunSummary
+from runner.sweep import stop
 from runner.training.records import EVAL_COLUMNS, METRICS_COLUMNS, CsvLog
 
 log = logging.getLogger("runner")
@@ -25,19 +25,15 @@ log = logging.getLogger("runner")
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[dict]:
-    """SIGTERM and SIGINT set a flag that the loop polls, so it can checkpoint and exit cleanly (a cluster's
-    preemption notice, a Ctrl-C). The previous handlers come back afterwards."""
+    """SIGTERM and SIGINT set the process's stop flag (runner/sweep/stop.py), which the loop polls, so it can
+    checkpoint and exit cleanly (a cluster's preemption notice, a Ctrl-C, a sweep being stopped). The previous
+    handlers come back afterwards. Yields {"signal": the signal that stopped the run, or None}."""
     caught: dict[str, int | None] = {"signal": None}
-
-    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
-        caught["signal"] = signum
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield caught
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    with stop.on_signals():
+        try:
+            yield caught
+        finally:
+            caught["signal"] = stop.stopped_by()
 
 
 def train_with_records(
@@ -78,7 +74,7 @@ def train_with_records(
             metrics=metrics,
             evals=evals,
             save_checkpoint=save_checkpoint,
-            should_stop=lambda: caught["signal"] is not None,
+            should_stop=stop.requested,
             on_loss=on_loss,
             progress=trainer.progress,
         )
@@ -165,8 +161,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         if result.status == Status.INTERRUPTED:
             OUTCOMES.note_signal(stopped_by)  # the command exits 143 after SIGTERM, 130 after SIGINT
             log.warning(
-                "interrupted by signal %s at step %d: checkpointed; rerun the same command to resume",
-                stopped_by,
+                "interrupted (%s) at step %d: checkpointed; rerun the same command to resume",
+                stop.reason() or f"signal {stopped_by}",
                 result.steps,
             )
     except Exception as exc:  # recorded, not swallowed: status failed with the error, then a non-zero exit
