@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import validate
 from runner.errors import ConfigError
 from runner.hydra_compat import RejectedConfig, expand_sweep, one_line, set_hydra_config, stop_joblib_workers
+from runner.training.device import require_available
 
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
@@ -69,7 +70,9 @@ class ValidateConfig(Callback):
         set_hydra_config(config)  # hydra.run.dir's default names the schedule through ${hydra:...}
         try:
             refuse_escaping_paths(config, ("hydra.run.dir",))
-            refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), validate(config))
+            run_cfg = validate(config)
+            require_available("trainer.device", run_cfg.trainer.device)  # torch is imported only for a GPU name
+            refuse_changed_resume(OmegaConf.select(config, "hydra.run.dir"), run_cfg)
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
 
@@ -81,7 +84,8 @@ class ValidateConfig(Callback):
         loader = GlobalHydra.instance().config_loader()
         for overrides in sweep_job_overrides(config):
             try:
-                validate(loader.load_sweep_config(config, list(overrides)))
+                job_cfg = validate(loader.load_sweep_config(config, list(overrides)))
+                require_available("trainer.device", job_cfg.trainer.device)
             except Exception as e:  # composition errors of one job too: stop before any job starts
                 line = one_line(e)
                 if line is None:

@@ -24,27 +24,36 @@ from runner.files import atomic_file
 FILENAME = "checkpoint.pt"
 # Keys that change how a run is watched, not what it computes: a resume may change them freely.
 NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.")
+# Keys a resume settles itself rather than refusing: the checkpoint records the device it was written on, and the
+# run decides (runner/training/pins.py) whether to keep it or move, with a warning.
+RESUME_DECIDES = ("trainer.device",)
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
     # The 625- and 624-word Mersenne Twister states go in as one tensor each: as Python ints, every word is a
     # pickled object of its own, more objects than the rest of a small model's checkpoint put together.
     version, words, gauss = random.getstate()
     np_state = np.random.get_state()
-    return {
+    state = {
         "python": [version, torch.tensor(words, dtype=torch.int64), gauss],
         "torch": torch.get_rng_state(),
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
     }
+    # On a GPU, dropout draws from the device's own generator: a resume on the same device continues it.
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     version, words, gauss = state["python"]
     # Checkpoints written before the states were tensors hold the words as a list (they still resume).
     random.setstate((version, tuple(words.tolist() if isinstance(words, torch.Tensor) else words), gauss))
     torch.set_rng_state(state["torch"])
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def save(path: Path, state: dict[str, Any], durable: bool = False) -> None:
@@ -63,6 +72,8 @@ def load(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
+        # Onto the CPU whatever device wrote it: the loop copies each part to the run's device (load_state_dict),
+        # so a checkpoint written on a GPU resumes on a machine without one.
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -90,7 +101,8 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Dotted keys whose values differ and that would change the results."""
     a, b = _flatten(old), _flatten(new)
     keys = sorted(k for k in set(a) | set(b) if a.get(k, "<unset>") != b.get(k, "<unset>"))
-    return [k for k in keys if not any(k == n or (n.endswith(".") and k.startswith(n)) for n in NO_EFFECT_KEYS)]
+    free = NO_EFFECT_KEYS + RESUME_DECIDES
+    return [k for k in keys if not any(k == n or (n.endswith(".") and k.startswith(n)) for n in free)]
 
 
 def refuse_changed_config(run_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
