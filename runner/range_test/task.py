@@ -25,17 +25,16 @@ CSV_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_acc")
 LAYOUT = 2  # range_test.json's layout: 2 = per seed and aggregated; the single-seed files before it have none
 
 
-def range_test_seed(cfg: Any, seed: int, threads: int | None = None) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
+def range_test_seed(cfg: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
     """(its range_test.json entry, its curve, the data, the thread count) for one seed: the test on copies of the
     model, weights, optimizer and batch order a training run with `seed=<seed>` would start from, on the device
-    trainer.device names. `threads` keeps the count of the first seed for the others (the free cores may change
-    between seeds, and the thread count changes the numbers)."""
+    trainer.device names."""
     from runner.range_test.loop import lr_range_test, snapshot, unchanged
     from runner.training.build import build_training
 
     rt = cfg.range_test
     seeded = dataclasses.replace(cfg, seed=seed)
-    threads, data, model, optimizer = build_training(seeded, threads=threads)
+    threads, data, model, optimizer = build_training(seeded)
     before = snapshot(model, optimizer)
     result = lr_range_test(
         model,
@@ -116,9 +115,11 @@ def run(cfg: Any, out_dir: Path) -> Status:
         cfg.trainer.batch_size,
         ", ".join(map(str, seeds)),
     )
-    per_seed, curves, threads = [], [], None
+    per_seed, curves, pinned = [], [], cfg
     for seed in seeds:
-        entry, curve, data, threads = range_test_seed(cfg, seed, threads)
+        entry, curve, data, threads = range_test_seed(pinned, seed)
+        # The free cores may change between seeds, and the thread count changes the numbers: keep the first's.
+        pinned = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, threads=threads))
         per_seed.append(entry)
         curves.append(curve)
         log.info(seed_line(entry))

@@ -58,6 +58,7 @@ def every_core_busy():
             p.wait()
 
 
+@pytest.mark.slow
 def test_with_every_core_taken_the_default_run_takes_one_thread(every_core_busy, cli, tmp_path):
     assert cores.busy_elsewhere() >= (os.cpu_count() or 1)
     assert cores.free_cores() == 1

@@ -8,6 +8,7 @@ import logging
 import signal
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from runner.training import pins
@@ -55,6 +56,7 @@ def test_an_explicit_other_device_is_taken_with_a_warning(machine, caplog):
 COMMON = ["trainer.max_steps=120", "trainer.checkpoint_every=25", "schedule.step_size=20", "hydra.run.dir=run"]
 
 
+@pytest.mark.slow
 def test_a_run_started_with_one_thread_resumes_with_one(cli, tmp_path):
     """Killed, then resumed where the default would now give 2 threads: the records are those of an uninterrupted
     1-thread run, which differ from a 2-thread run's."""
