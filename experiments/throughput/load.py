@@ -1,6 +1,6 @@
 """How the default thread count holds up when other processes compete for the cores (issue 13).
 
-    python experiments/throughput/load.py                      # 0, 1 and all-cores busy; 5 repeats (~10 min on 2 cores)
+    python experiments/throughput/load.py                      # 0, 1 and all-cores busy, 4 variants, 5 repeats
     python experiments/throughput/load.py --busy 0,2 --repeats 3 --steps 400
     python experiments/throughput/load.py --smoke              # CI: 20 steps, 1 repeat, 0 and 1 busy
 
