@@ -24,6 +24,9 @@ TASK_FILES = {
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"
 # Keys that change how a run is watched, not what it computes: a resume may change them freely.
 NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.")
+# Keys a resume settles itself rather than refusing: the checkpoint records the device it was written on, and the
+# run decides (runner/training/pins.py) whether to keep it or move, with a warning.
+RESUME_DECIDES = ("trainer.device",)
 
 
 class FolderRefused(ConfigError):
@@ -138,7 +141,11 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Dotted keys whose values differ and that would change the results."""
     a, b = _flatten(old), _flatten(new)
     keys = sorted(k for k in set(a) | set(b) if a.get(k, "<unset>") != b.get(k, "<unset>"))
-    return [k for k in keys if not any(k == n or (n.endswith(".") and k.startswith(n)) for n in NO_EFFECT_KEYS)]
+    return [
+        k
+        for k in keys
+        if not any(k == n or (n.endswith(".") and k.startswith(n)) for n in NO_EFFECT_KEYS + RESUME_DECIDES)
+    ]
 
 
 def refuse_changed_config(where: str, old: dict[str, Any], new: dict[str, Any]) -> None:

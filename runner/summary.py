@@ -19,7 +19,7 @@ from runner.status import Status
 
 FILENAME = "summary.json"
 # Written only when they apply: a run that completed has no error.
-WHEN_SET = ("ignored_keys", "diverged_at", "error", "postprocess_errors")
+WHEN_SET = ("ignored_keys", "device_changes", "diverged_at", "error", "postprocess_errors")
 
 
 @dataclass
@@ -35,6 +35,9 @@ class RunSummary:
     ignored_keys: list[str] | None = None  # set but overruled, e.g. schedule.step_size_epochs when step_size is set
     # CPU kernels sum in a thread-count-dependent order: results repeat bit for bit per thread count.
     threads: int | None = None
+    device: str | None = None  # the torch device the run started on: cpu, cuda:0, mps
+    # A resume on another device than the checkpoint's: [{"step", "from", "to"}]; the numbers drift from there on.
+    device_changes: list[dict[str, Any]] | None = None
     resumes: int = 0  # how often the run continued from a checkpoint
     final_val_acc: float | None = None
     final_val_loss: float | None = None

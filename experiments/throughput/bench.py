@@ -5,6 +5,7 @@ process with the repeats interleaved, so the ratios come from the same minutes o
     python experiments/throughput/bench.py                  # both cases, 5 interleaved repeats (a few minutes)
     python experiments/throughput/bench.py --case digits    # one case
     python experiments/throughput/bench.py --smoke          # the CI smoke: tiny case, 68 steps, 1 repeat (~30 s)
+    python experiments/throughput/bench.py --device cpu     # --device as trainer.device (default auto)
 
 The three ways (README.md in this folder says exactly what each one times):
   runner     runner.training.run.train_with_records, the function `python -m runner` trains through: CsvLog files
@@ -45,16 +46,21 @@ from torch import nn  # noqa: E402
 from runner import models  # noqa: E402
 from runner.data import load_dataset  # noqa: E402
 from runner.data.split import DataSplit, channel_stats  # noqa: E402
+from runner.errors import ConfigError  # noqa: E402
 from runner.files import read_csv_columns  # noqa: E402
 from runner.optimizers import build_optimizer  # noqa: E402
 from runner.schedules import build_schedule  # noqa: E402
 from runner.training import checkpoint as ckpt  # noqa: E402
 from runner.training import loop as train_mod  # noqa: E402
+from runner.training.device import check_name as check_device_name  # noqa: E402
+from runner.training.device import resolve as resolve_device  # noqa: E402
 from runner.training.run import train_with_records  # noqa: E402
 
 CONF = ROOT / "conf"
 TRAINER = OmegaConf.load(CONF / "trainer" / "default.yaml")  # flush_every, checkpoint_every, eval_batch_size
 SEED = 0
+# Where all three ways train: --device, resolved as trainer.device is (runner/training/device.py); main() sets it.
+DEVICE = torch.device("cpu")
 
 
 # ---- the cases ------------------------------------------------------------------------------------------------
@@ -128,12 +134,12 @@ class Setup:
         torch.manual_seed(SEED)  # the same initial weights for every way and repeat
         model = models.build_model(
             OmegaConf.load(CONF / "model" / f"{self.case.model}.yaml"), self.data.input_shape, self.data.num_classes
-        )
+        ).to(DEVICE)  # made on the CPU, then moved, as the runner does: the same weights on every device
         return model, build_optimizer(OmegaConf.load(CONF / "optimizer" / "sgd.yaml"), model.parameters())
 
 
 def make_setup(case: Case) -> Setup:
-    data = case.load()
+    data = case.load().to(DEVICE)  # once, as the runner moves it
     per_epoch = train_mod.iters_per_epoch(len(data.train_x), case.batch_size)
     steps = case.epochs * per_epoch
     policy = build_schedule(
@@ -310,8 +316,8 @@ def run_lightning(s: Setup, folder: Path) -> tuple[float, list[float]]:  # noqa:
     gc.collect()
     tic = time.perf_counter()
     trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
+        accelerator={"cuda": "gpu"}.get(DEVICE.type, DEVICE.type),
+        devices=[DEVICE.index] if DEVICE.type == "cuda" else 1,
         max_steps=s.steps,
         max_epochs=-1,
         logger=False,
@@ -356,7 +362,7 @@ def bench_case(case: Case, ways: list[str], repeats: int, warmup: bool, tmp: Pat
     print(
         f"{len(s.data.train_x)} train / {len(s.data.val_x)} val images, {s.steps} steps ({s.per_epoch} per "
         f"epoch), {images} images per run, evaluation after steps {sorted(s.eval_at)}, "
-        f"{torch.get_num_threads()} torch threads, {repeats} repeat(s)\n",
+        f"{torch.get_num_threads()} torch threads, device {DEVICE}, {repeats} repeat(s)\n",
         flush=True,
     )
     if warmup:  # first calls pay one-off costs (lazy imports, allocator growth): not what we measure
@@ -420,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         help="torch threads for all three ways (default 1: on 2 shared cores, the least noisy)",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny case, 68 steps, 1 repeat, no warm-up (CI)")
+    parser.add_argument("--device", default="auto", help="as trainer.device: auto, cpu, cuda, cuda:N, mps")
     parser.add_argument("--no-lightning", action="store_true", help="skip Lightning even if it is installed")
     parser.add_argument(
         "--no-ckpt-way",
@@ -428,6 +435,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    global DEVICE
+    try:
+        check_device_name("--device", args.device)
+        DEVICE = resolve_device(args.device, "--device")
+    except ConfigError as e:
+        parser.error(str(e))
     ways = ["runner", "bare"]
     if args.no_lightning:
         print("Lightning skipped (--no-lightning)")
@@ -441,7 +454,7 @@ def main(argv: list[str] | None = None) -> None:
         print("Lightning skipped: not installed (pip install -e '.[bench]')")
     if args.no_ckpt_way:
         ways.append("runner-no-ckpt")
-    print(f"torch {torch.__version__}, python {sys.version.split()[0]}, {args.threads} thread(s)")
+    print(f"torch {torch.__version__}, python {sys.version.split()[0]}, {args.threads} thread(s), device {DEVICE}")
     cases = [SMOKE] if args.smoke else list(CASES.values()) if args.case == "all" else [CASES[args.case]]
     with tempfile.TemporaryDirectory(prefix="clr-throughput-") as tmp:
         for case in cases:

@@ -13,6 +13,7 @@ take those.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,25 @@ class DataSplit:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    def to(self, device: torch.device | str) -> DataSplit:
+        """This split with every tensor on `device`, moved once for the whole run (itself when already there: on
+        the CPU nothing is copied). Batches are then indexed where the model is, with no copy per step."""
+        device = torch.device(device)
+        if self.device == device:
+            return self
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: getattr(self, f.name).to(device)
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)
+            },
+        )
 
     def inputs(self, images: torch.Tensor) -> torch.Tensor:
         """Model inputs for stored images (a batch of train_x, val_x or test_x): float32, standardized."""

@@ -82,8 +82,9 @@ def lr_range_test(
     val_x, val_y = data.val_x[:eval_size], data.val_y[:eval_size]
     order = BatchOrder(len(data.train_x), batch_size, seed)
     result = RangeTestResult()
-    # Dropout in the copy draws from torch's global RNG: fork it so the caller's random stream is untouched.
-    with torch.random.fork_rng(devices=[]):
+    # Dropout in the copy draws from torch's global RNG (the GPU's own on a GPU): fork it so the caller's random
+    # stream is untouched.
+    with torch.random.fork_rng(devices=[data.device] if data.device.type == "cuda" else []):
         smoothed_loss, best = RunningEma(smoothing), math.inf
         for step in range(steps):
             idx = order.indices(step)

@@ -27,7 +27,8 @@ LAYOUT = 2  # range_test.json's layout: 2 = per seed and aggregated; the single-
 
 def range_test_seed(cfg: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any], Any, int]:
     """(its range_test.json entry, its curve, the data, the thread count) for one seed: the test on copies of the
-    model, weights, optimizer and batch order a training run with `seed=<seed>` would start from."""
+    model, weights, optimizer and batch order a training run with `seed=<seed>` would start from, on the device
+    trainer.device names."""
     from runner.range_test.loop import lr_range_test, snapshot, unchanged
     from runner.training.build import build_training
 
@@ -137,9 +138,11 @@ def run(cfg: Any, out_dir: Path) -> Status:
         cfg.trainer.batch_size,
         ", ".join(map(str, seeds)),
     )
-    per_seed, curves = [], []
+    per_seed, curves, pinned = [], [], cfg
     for seed in seeds:
-        entry, curve, data, threads = range_test_seed(cfg, seed)
+        entry, curve, data, threads = range_test_seed(pinned, seed)
+        # The free cores may change between seeds, and the thread count changes the numbers: keep the first's.
+        pinned = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, threads=threads))
         per_seed.append(entry)
         curves.append(curve)
         log.info(seed_line(entry))
@@ -181,6 +184,7 @@ def run(cfg: Any, out_dir: Path) -> Status:
         "batch_size": cfg.trainer.batch_size,
         "train_images": len(data.train_x),
         "threads": threads,
+        "device": str(data.device),
         "model_unchanged": all(e["model_unchanged"] for e in per_seed),
         "wall_s": time.perf_counter() - wall0,
     }

@@ -31,6 +31,7 @@ from runner.hydra_compat import (
     set_hydra_config,
     stop_joblib_workers,
 )
+from runner.training.device import require_available
 from runner.trust import refuse_foreign_targets
 
 
@@ -141,7 +142,9 @@ class ValidateConfig(Callback):
         set_hydra_config(config)  # hydra.run.dir's default names the schedule through ${hydra:...}
         try:
             refuse_escaping_paths(config, ("hydra.run.dir",))
-            claim_run_folder(config, validate(config))
+            run_cfg = validate(config)
+            require_available("trainer.device", run_cfg.trainer.device)  # torch is imported only for a GPU name
+            claim_run_folder(config, run_cfg)
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
 
@@ -157,7 +160,9 @@ class ValidateConfig(Callback):
                 job_cfg = loader.load_sweep_config(config, list(overrides))
                 refuse_foreign_targets(job_cfg)
                 job_subdir(config, job_cfg, num)
-                jobs.append((overrides, validate(job_cfg), job_folder(job_cfg, num)))
+                run_cfg = validate(job_cfg)
+                require_available("trainer.device", run_cfg.trainer.device)
+                jobs.append((overrides, run_cfg, job_folder(job_cfg, num)))
             except Exception as e:  # composition errors of one job too: stop before any job starts
                 line = one_line(e)
                 if line is None:

@@ -33,25 +33,31 @@ REQUIRED = ("step", "rng", "metrics_rows", "eval_rows", "result", "model", "opti
 log = logging.getLogger("runner")
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
     # The 625- and 624-word Mersenne Twister states go in as one tensor each: as Python ints, every word is a
     # pickled object of its own, more objects than the rest of a small model's checkpoint put together.
     version, words, gauss = random.getstate()
     np_state = np.random.get_state()
-    return {
+    state = {
         "python": [version, torch.tensor(words, dtype=torch.int64), gauss],
         "torch": torch.get_rng_state(),
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
     }
+    # On a GPU, dropout draws from the device's own generator: a resume on the same device continues it.
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     version, words, gauss = state["python"]
     # Checkpoints written before the states were tensors hold the words as a list (they still resume).
     random.setstate((version, tuple(words.tolist() if isinstance(words, torch.Tensor) else words), gauss))
     torch.set_rng_state(state["torch"])
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def _feed(h: Any, value: Any) -> None:
@@ -111,6 +117,8 @@ def load(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
         return ConfigError(f"{path}: refused to load the checkpoint ({why}); move it away to start the run afresh")
 
     try:
+        # Onto the CPU whatever device wrote it: the loop copies each part to the run's device (load_state_dict),
+        # so a checkpoint written on a GPU resumes on a machine without one.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - pickle, zip, I/O and torch errors alike: the file is not a checkpoint
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -179,6 +179,10 @@ def on_subset(reasons: list[str], eval_size: int | None) -> bool:
     return eval_size is not None and reasons == ["periodic"]
 
 
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def loop_state(
     step: int, order: BatchOrder, result: TrainResult, hooks: Hooks, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict:
@@ -190,7 +194,7 @@ def loop_state(
     return {
         "step": step,
         **order.state(),
-        "rng": rng_state(),
+        "rng": rng_state(model_device(model)),
         "metrics_rows": hooks.metrics.rows_written,
         "eval_rows": hooks.evals.rows_written,
         "result": dataclasses.asdict(result),
@@ -204,10 +208,11 @@ def _restore(
 ) -> tuple[int, TrainResult]:
     from runner.training.checkpoint import set_rng_state
 
+    # Both copy the checkpoint's CPU tensors onto the model's device (the optimizer onto each parameter's).
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     order.restore(state)
-    set_rng_state(state["rng"])
+    set_rng_state(state["rng"], model_device(model))
     saved = dict(state["result"])
     saved["evals"] = [tuple(e) for e in saved.get("evals", [])]
     saved["status"] = Status.COMPLETED.value  # what the loop reports unless it is stopped again

@@ -88,8 +88,10 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     from runner.run_folder import refuse_changed_config
     from runner.training import checkpoint as ckpt
     from runner.training.build import build_training
+    from runner.training.device import describe as describe_device
     from runner.training.faults import fault_hook
     from runner.training.loop import iters_per_epoch, total_steps
+    from runner.training.pins import choose
 
     out_dir = Path(out_dir)
     previous = summary_file.read(out_dir) or RunSummary()
@@ -101,7 +103,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     if state is not None:
         refuse_changed_config(f"hydra.run.dir={str(out_dir)!r}", state["config"], ckpt.config_dict(cfg))
     wall0 = time.perf_counter()
-    threads, data, model, optimizer = build_training(cfg)
+    pins = choose(cfg, state, previous.threads)  # a resume keeps the threads and device it started with
+    threads, data, model, optimizer = build_training(cfg, threads=pins.threads, device=pins.device)
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
     refuse_too_many_steps(cfg.trainer, steps, per_epoch)
@@ -114,7 +117,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     schedule = cfg.schedule.resolve(per_epoch, steps)
     warn_cycle_end(schedule, steps)
     log.info(
-        "%s on %s: %d train / %d val / %d test images, %d steps (%d per epoch), %d params, %d threads%s",
+        "%s on %s: %d train / %d val / %d test images, %d steps (%d per epoch), %d params, %d threads (%s), "
+        "device %s%s",
         schedule.name,
         cfg.dataset.name,
         len(data.train_x),
@@ -124,6 +128,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         per_epoch,
         count_parameters(model),
         threads,
+        pins.threads_from,
+        describe_device(pins.device),
         f", resuming at step {state['step']}" if state else "",
     )
     summary = RunSummary(
@@ -134,14 +140,20 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         step_size=getattr(schedule, "step_size", None),
         ignored_keys=ignored or None,
         threads=threads,
+        device=(previous.device if state else None) or str(pins.device),  # the device the run started on
+        device_changes=previous.device_changes if state else None,
         resumes=previous.resumes + (1 if state else 0),
     )
+    if pins.moved_from:
+        move = {"step": state["step"], "from": pins.moved_from, "to": str(pins.device)}
+        summary.device_changes = [*(summary.device_changes or []), move]
     summary.write(out_dir)
     config = ckpt.config_dict(cfg)
 
     def save_checkpoint(loop_state: dict) -> None:
         final = loop_state["result"]["status"] != Status.COMPLETED or loop_state["step"] >= steps
-        ckpt.save(out_dir / ckpt.FILENAME, {**loop_state, "config": config}, durable=final)
+        pinned = {"threads": threads, "device": str(pins.device)}  # what a resume keeps (runner/training/pins.py)
+        ckpt.save(out_dir / ckpt.FILENAME, {**loop_state, "config": config, **pinned}, durable=final)
 
     result, error = None, None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.errors import ConfigError
+from runner.training.device import check_name as check_device_name
 from runner.typed import require_at_most
 
 # metrics.csv gets a row per step and the analysis holds the whole loss series in memory (several float64 columns),
@@ -24,6 +25,7 @@ class TrainerConfig:
     batch_size: int = 32
     eval_batch_size: int = 256
     threads: int | None = None
+    device: str = "auto"
     progress: bool = True
     flush_every: int = 500
     checkpoint_every: int | None = 200
@@ -42,7 +44,8 @@ class TrainerConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{key}.{name}={getattr(self, name)!r}: must be an integer >= 1")
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (all cores)")
+            raise ConfigError(f"{key}.threads={self.threads!r}: must be an integer >= 1 or null (the free cores)")
+        check_device_name(f"{key}.device", self.device)
         if self.eval_every is not None and self.eval_every < 1:
             raise ConfigError(
                 f"{key}.eval_every={self.eval_every!r}: must be an integer >= 1 or null "

@@ -133,7 +133,7 @@ def fake_seeds(monkeypatch, shifts: dict[int, int | None]) -> None:
         losses = list(curve(shifts[seed])) if shifts[seed] is not None else list(np.linspace(2.0, 4.0, STEPS))
         result = RangeTestResult(lrs=LRS, losses=losses, accuracy=[None] * STEPS)
         entry, drawn = task.read_curve(seed, result, cfg.range_test)
-        return {**entry, "model_unchanged": True}, drawn, SimpleNamespace(train_x=range(100)), 1
+        return {**entry, "model_unchanged": True}, drawn, SimpleNamespace(train_x=range(100), device="cpu"), 1
 
     monkeypatch.setattr(task, "range_test_seed", fake)
 
