@@ -18,10 +18,12 @@ from runner.errors import ConfigError
 from runner.models import MODELS
 from runner.optimizers import OPTIMIZERS
 from runner.range_test.settings import RangeTestConfig
+from runner.registry import Registry
 from runner.schedules import Schedule, build_schedule
+from runner.schedules.base import policy_keys, split_unused
 from runner.tasks import TASKS
 from runner.training.settings import FaultsConfig, PreviewConfig, TrainerConfig
-from runner.typed import from_mapping
+from runner.typed import from_mapping, nested_keys
 
 # numpy's global seed (np.random.seed, set for every run in runner/training/build.py) takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -40,6 +42,8 @@ class RunConfig:
     analysis: AnalysisConfig
     range_test: RangeTestConfig = field(default_factory=RangeTestConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    # schedule.* keys set for other policies (a sweep over policies sets shared keys once): not used by this run.
+    unused_keys: list[str] = field(default_factory=list)
 
 
 def _section(cls: type, values: Any, key: str) -> Any:
@@ -93,8 +97,9 @@ def validate(cfg: Any) -> RunConfig:
     missing = [k for k in SECTIONS if k not in values]
     if missing:
         raise ConfigError(f"{missing[0]}: missing config group; choose one with {missing[0]}=NAME")
+    values["schedule"], unused = split_unused(values["schedule"])
     sections = {k: build(values[k]) for k, build in SECTIONS.items()}
-    run_cfg = RunConfig(task=task, seed=seed, **sections)
+    run_cfg = RunConfig(task=task, seed=seed, **sections, unused_keys=unused)
     check_across_sections(run_cfg)
     return run_cfg
 
@@ -115,3 +120,32 @@ def check_across_sections(cfg: RunConfig) -> None:
             f"range_test.seeds={cfg.range_test.seeds}: with seed={cfg.seed} the last seed passes {MAX_SEED} "
             "(numpy's seed range); choose a lower seed"
         )
+
+
+# The dataclass behind each section that is not chosen by name (for the keys it takes).
+SECTION_CLASSES: dict[str, type] = {
+    "trainer": TrainerConfig,
+    "preview": PreviewConfig,
+    "analysis": AnalysisConfig,
+    "range_test": RangeTestConfig,
+    "faults": FaultsConfig,
+}
+CHOSEN_BY_NAME: dict[str, Registry] = {"model": MODELS, "dataset": DATASETS, "optimizer": OPTIMIZERS}
+
+
+def known_keys(key: str) -> list[str]:
+    """The names a config key could have been, next to `key` ("schedule.stepsize" -> every schedule.* key of any
+    policy): what a "did you mean" chooses from. Empty for a place that holds no keys of clr-lab's."""
+    section, _, rest = key.partition(".")
+    if not rest:
+        return ["task", "seed", *SECTIONS]
+    if section == "schedule":
+        names = {"name", *policy_keys()}
+    elif section in CHOSEN_BY_NAME:
+        registry = CHOSEN_BY_NAME[section]
+        names = {n for option in registry for n in nested_keys(registry.entry(option).config, "")}
+    elif section in SECTION_CLASSES:
+        names = set(nested_keys(SECTION_CLASSES[section], rest.rpartition(".")[0]))
+    else:
+        return []
+    return sorted(names)

@@ -64,8 +64,13 @@ def one_line(e: BaseException) -> str | None:
         message = str(e)
         struct = re.search(r"Could not override '([^']+)'", message)
         if struct and "To append to your config use +" in message:
+            from runner.config import known_keys
+            from runner.registry import did_you_mean
+
             key = struct.group(1)
-            return f"{key}: no such key (check the spelling; a new key is added with +{key}=VALUE)"
+            parent, dot, name = key.rpartition(".")
+            close = did_you_mean(name, known_keys(key), prefix=parent + dot)
+            return f"{key}: no such key (check the spelling; a new key is added with +{key}=VALUE){close}"
         lines = [ln.strip() for ln in message.splitlines() if ln.strip() and not _NOISE.match(ln)]
         return " ".join(lines) or type(e).__name__
     return None

@@ -21,14 +21,15 @@ half of every start). Strings here are the project's own code paths, never value
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import ConfigError
-from runner.typed import from_mapping
+from runner.typed import did_you_mean, from_mapping
+
+__all__ = ["Entry", "Registry", "did_you_mean"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,6 @@ class Entry:
         if self.target is None:
             raise TypeError(f"{self.name!r} has no builder")
         return self.target
-
-
-def did_you_mean(value: Any, allowed: list[str]) -> str:
-    """ "; did you mean 'x'?" for the closest allowed name (difflib), or "" when nothing is close."""
-    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Registry:

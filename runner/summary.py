@@ -32,6 +32,9 @@ class RunSummary:
     steps: int = 0  # optimizer steps done
     iters_per_epoch: int | None = None
     step_size: int | None = None  # the cyclical half cycle in steps, when the policy has one
+    # The LR bounds a cyclical policy ran between: the configured ones, or a range test's (schedule.bounds_from).
+    base_lr: float | None = None
+    max_lr: float | None = None
     ignored_keys: list[str] | None = None  # set but overruled, e.g. schedule.step_size_epochs when step_size is set
     # CPU kernels sum in a thread-count-dependent order: results repeat bit for bit per thread count.
     threads: int | None = None

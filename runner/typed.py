@@ -7,6 +7,7 @@ at compose time and every section is checked here, before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -63,13 +64,22 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}={value!r}: must be {_type_name(tp)}")
 
 
+def did_you_mean(value: Any, allowed: list[str], prefix: str = "") -> str:
+    """ "; did you mean 'x'?" for the closest allowed name (difflib), or "" when nothing is close; `prefix` goes
+    before the name shown ("schedule." for a key)."""
+    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+    return f"; did you mean {prefix + close[0]!r}?" if close else ""
+
+
 def from_mapping(cls: type[T], values: Mapping[str, Any], key: str) -> T:
     """Build dataclass `cls` from `values`; unknown keys and wrong types are ConfigErrors naming `key.field`."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}: unknown key; allowed: {', '.join(fields)}")
+        raise ConfigError(
+            f"{key}.{unknown[0]}: unknown key; allowed: {', '.join(fields)}{did_you_mean(unknown[0], list(fields))}"
+        )
     kwargs = {}
     for name, value in values.items():
         tp = hints[name]
@@ -80,6 +90,16 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], key: str) -> T:
         else:
             kwargs[name] = coerce(value, tp, f"{key}.{name}")
     return cls(**kwargs)
+
+
+def nested_keys(cls: type, path: str) -> list[str]:
+    """The field names of dataclass `cls` at the dotted `path` of nested dataclasses ("" for its own fields)."""
+    for part in filter(None, path.split(".")):
+        hint = typing.get_type_hints(cls).get(part)
+        if not dataclasses.is_dataclass(hint):
+            return []
+        cls = hint
+    return [f.name for f in dataclasses.fields(cls) if f.init]
 
 
 # Range checks shared by every config dataclass's check(): one line naming the key, the value and what is allowed.

@@ -20,8 +20,13 @@ def test_every_yaml_key_has_a_comment():
     # Users read the YAML: every key line says why it has its value.
     for path in CONF.rglob("*.yaml"):
         lines = path.read_text().splitlines()
+        block_indent = None  # inside a block scalar (`key: |`): text, not keys
         for number, line in enumerate(lines, 1):
             stripped = line.strip()
+            indent = len(line) - len(line.lstrip())
+            if block_indent is not None and (not stripped or indent > block_indent):
+                continue
+            block_indent = indent if stripped.endswith((": |", ": |-", ": >", ": >-")) else None
             if not stripped or stripped.startswith("#") or stripped.startswith("- ") or stripped == "defaults:":
                 continue
             is_key = ":" in stripped and not stripped.startswith("-")

@@ -34,14 +34,24 @@ def drift(yaml_values: dict, default) -> list[str]:
 @pytest.mark.parametrize("group,option", [(g, o) for g in REGISTRIES for o in options(g)], ids=lambda x: str(x))
 def test_every_option_file_equals_its_dataclass_defaults(group, option):
     values = yaml.safe_load((CONF / group / f"{option}.yaml").read_text())
+    values.pop("defaults", None)  # what else the option brings (a dataset its trainer), not values of its own
     default = REGISTRIES[group].entry(values["name"]).config()
     assert drift(values, default) == []
 
 
 @pytest.mark.parametrize("group,cls", [("trainer", TrainerConfig), ("analysis", AnalysisConfig)])
 def test_every_section_file_equals_its_dataclass_defaults(group, cls):
-    for option in options(group):
-        assert drift(yaml.safe_load((CONF / group / f"{option}.yaml").read_text()), cls()) == [], option
+    assert drift(yaml.safe_load((CONF / group / "default.yaml").read_text()), cls()) == []
+
+
+@pytest.mark.parametrize("option", [o for o in options("trainer") if o != "default"])
+def test_a_dataset_trainer_starts_from_the_defaults_and_states_only_what_differs(option):
+    # conf/trainer/<dataset>.yaml (brought by dataset=<dataset>) builds on default.yaml, so the defaults stay in one
+    # place; each key it states is a trainer key with a value of its own.
+    values = yaml.safe_load((CONF / "trainer" / f"{option}.yaml").read_text())
+    assert values.pop("defaults") == ["default", "_self_"]
+    ours = dataclasses.asdict(TrainerConfig())
+    assert values and all(k in ours and v != ours[k] for k, v in values.items()), values
 
 
 @pytest.mark.parametrize("section", sorted(TOP_SECTIONS))

@@ -70,12 +70,24 @@ def short_override(override: str) -> str:
     return f"{key.split('@', 1)[0].rsplit('/', 1)[-1]}{sep}{value}"
 
 
+def used_overrides(record: RunRecord) -> list[str]:
+    """The run's overrides without the keys its summary.json lists as ignored: a key a sweep gave every policy
+    (`schedule.step_size` for constant) or a length overruled by a stronger form describes nothing this run did."""
+    ignored = set(record.summary.ignored_keys or []) if record.summary else set()
+    return [o for o in record.overrides if o.partition("=")[0].lstrip("+~") not in ignored]
+
+
 def group_runs(records: list[RunRecord]) -> list[Group]:
+    """Runs grouped by the overrides that vary across the sweep (the seed aside), each label naming only the keys
+    the run used. Two jobs that differ only in a key both ignored ran the same configuration: the repeat of a seed
+    already in its group (in runs.csv all the same) is not counted twice."""
     keys = varying_keys(records)
     groups: dict[str, list[RunRecord]] = {}
     for r in records:
-        label = " ".join(short_override(o) for o in r.overrides if o.partition("=")[0] in keys) or "(all runs)"
-        groups.setdefault(label, []).append(r)
+        label = " ".join(short_override(o) for o in used_overrides(r) if o.partition("=")[0] in keys) or "(all runs)"
+        runs = groups.setdefault(label, [])
+        if r.seed is None or all(other.seed != r.seed for other in runs):
+            runs.append(r)
     return [Group(label, runs) for label, runs in groups.items()]
 
 

@@ -38,6 +38,31 @@ def build_schedule(values: dict, key: str = "schedule") -> Schedule:
     return SCHEDULES.config_from(with_bounds_from(values, key), key)
 
 
+def policy_keys() -> dict[str, list[str]]:
+    """Every schedule.* key of the registered policies (`name` aside), with the policies that take it."""
+    keys: dict[str, list[str]] = {}
+    for name in SCHEDULES.names():
+        for f in dataclasses.fields(SCHEDULES.entry(name).config):
+            if f.name != "name":
+                keys.setdefault(f.name, []).append(name)
+    return keys
+
+
+def split_unused(values: dict, key: str = "schedule") -> tuple[dict, list[str]]:
+    """(the values the chosen policy takes, the keys set for other policies only).
+
+    A sweep over policies sets a shared key once (`schedule=constant,triangular schedule.step_size=50`), so a key
+    that another registered policy takes is no error for this one: it is left out, and when it is set (not null)
+    its name comes back for summary.json's ignored_keys. A key no policy takes stays in, and from_mapping refuses it.
+    """
+    if not isinstance(values, dict):
+        return values, []
+    own = {f.name for f in dataclasses.fields(SCHEDULES.entry(values.get("name"), f"{key}.name").config)}
+    others = set(policy_keys()) - own
+    kept = {k: v for k, v in values.items() if k not in others}
+    return kept, sorted(f"{key}.{k}" for k, v in values.items() if k in others and v is not None)
+
+
 def with_bounds_from(values: dict, key: str) -> dict:
     """schedule.bounds_from=PATH: base_lr and max_lr from a range test's range_test.json (or its folder).
 

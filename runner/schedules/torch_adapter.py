@@ -44,7 +44,11 @@ def set_momentum(optimizer: torch.optim.Optimizer, momentum: float | None) -> No
 
 
 class PolicyLR(LRScheduler):
-    """Sets every parameter group's LR to policy.lr_at(step) (and momentum to momentum_at(step)) at each step()."""
+    """Sets every parameter group's LR to policy.lr_at(step) (and momentum to momentum_at(step)) at each step().
+
+    Groups may differ in anything but their LR (weight decay off for biases, say); groups built with different LRs
+    are refused, since one policy LR for all would silently erase the difference.
+    """
 
     def __init__(
         self,
@@ -65,6 +69,13 @@ class PolicyLR(LRScheduler):
                 f"{policy.name}: lengths in epochs or tied to the run need "
                 f"PolicyLR(..., iters_per_epoch=..., total_steps=...) ({exc})"
             ) from None
+        lrs = sorted({group["lr"] for group in optimizer.param_groups})
+        if len(lrs) > 1:
+            # torch's schedulers scale each group's own LR; a policy gives one LR, which would erase the difference.
+            raise ValueError(
+                f"PolicyLR sets one LR for every parameter group, but the groups' LRs differ "
+                f"({', '.join(map(str, lrs))}); give every group the same lr, or use one optimizer and PolicyLR per LR"
+            )
         if self.policy.momentum_at(0) is not None and not all(
             "momentum" in g or "betas" in g for g in optimizer.param_groups
         ):

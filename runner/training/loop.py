@@ -287,7 +287,8 @@ def train(
         metrics.append(step, step // per_epoch, schedule.cycle(step), lr, current_momentum(optimizer), loss_value)
         if diverged:
             # Keep every row before this step; the run stops and says where and at which LR it diverged.
-            result.status, result.diverged = Status.DIVERGED.value, {"step": step, "lr": lr, "loss": loss_value}
+            # The loss as text ("nan", "inf"): strict JSON has no such numbers and would write null.
+            result.status, result.diverged = Status.DIVERGED.value, {"step": step, "lr": lr, "loss": str(loss_value)}
             break
         result.images += idx.shape[0]  # not len(idx): Tensor.__len__ is a Python call, 2 us a step
         step += 1

@@ -108,14 +108,22 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
     refuse_too_many_steps(cfg.trainer, steps, per_epoch)
-    ignored = cfg.schedule.ignored_keys()
-    if ignored:
-        log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
+    overruled = cfg.schedule.ignored_keys()
+    if overruled:
+        log.info("not used: %s (the same length is given in a stronger form)", ", ".join(overruled))
+    if cfg.unused_keys:
+        log.info("not used by %s: %s (keys of other policies)", cfg.schedule.name, ", ".join(cfg.unused_keys))
+    ignored = sorted(overruled + cfg.unused_keys)
     if cfg.trainer.eval_size is not None and cfg.trainer.eval_every is None:
         # eval_size sizes the evaluations eval_every adds; every other evaluation uses the whole validation split.
         log.info("not used: trainer.eval_size (it applies to trainer.eval_every's evaluations, and that is null)")
     schedule = cfg.schedule.resolve(per_epoch, steps)
     warn_cycle_end(schedule, steps)
+    warn_half_cycle(schedule, per_epoch)
+    base_lr, max_lr = lr_bounds(schedule)
+    if base_lr is not None and max_lr is not None:
+        source = getattr(schedule, "bounds_from", None)
+        log.info("LR bounds: base_lr %g, max_lr %g%s", base_lr, max_lr, f" (range test {source})" if source else "")
     log.info(
         "%s on %s: %d train / %d val / %d test images, %d steps (%d per epoch), %d params, %d threads (%s), "
         "device %s%s",
@@ -138,6 +146,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         steps=state["step"] if state else 0,
         iters_per_epoch=per_epoch,
         step_size=getattr(schedule, "step_size", None),
+        base_lr=base_lr,
+        max_lr=max_lr,
         ignored_keys=ignored or None,
         threads=threads,
         device=(previous.device if state else None) or str(pins.device),  # the device the run started on
@@ -221,16 +231,58 @@ def refuse_too_many_steps(trainer: Any, steps: int, per_epoch: int) -> None:
         )
 
 
+def lr_bounds(schedule: Any) -> tuple[float | None, float | None]:
+    """(base_lr, max_lr) of the policy as it runs: the configured ones, or a range test's (schedule.bounds_from);
+    None where the policy has no such key."""
+    return getattr(schedule, "base_lr", None), getattr(schedule, "max_lr", None)
+
+
+def next_cycle_end(schedule: Any, steps: int) -> int:
+    """The first cycle end after `steps`, looking ever further ahead (a run may stop inside its first cycle)."""
+    horizon = max(2 * steps, 2)
+    while True:
+        later = [e for e in schedule.cycle_ends(horizon) if e > steps]
+        if later:
+            return later[0]
+        horizon *= 2
+
+
 def warn_cycle_end(schedule: Any, steps: int) -> None:
-    """Smith: stop training at the end of a cycle, where the LR is back at its minimum."""
+    """Smith: stop training at the end of a cycle, where the LR is back at its minimum. Every policy with cycles
+    (cycle number from 1) is checked, a run shorter than its first cycle included; constant LRs and decays have none."""
+    if schedule.cycle(0) < 1:
+        return
     ends = schedule.cycle_ends(steps)
-    if ends and steps not in ends:
-        later = schedule.cycle_ends(2 * steps)
-        nearest = min(later, key=lambda e: abs(e - steps))
+    if steps in ends:
+        return
+    after = next_cycle_end(schedule, steps)
+    before = f"trainer.max_steps={ends[-1]} or " if ends else ""
+    log.warning(
+        "training stops mid-cycle after %d steps (%s); Smith advises ending at a cycle end: %strainer.max_steps=%d",
+        steps,
+        f"{len(ends)} whole cycles" if ends else "inside the first cycle",
+        before,
+        after,
+    )
+
+
+# Smith (2017): a half cycle (stepsize) of 2 to 10 times the iterations in an epoch; the defaults use 4 epochs.
+HALF_CYCLE_EPOCHS = (1.0, 10.0)
+
+
+def warn_half_cycle(schedule: Any, per_epoch: int) -> None:
+    """Warn when a cyclical policy's rising half is under 1 or over 10 epochs: far outside Smith's advice."""
+    if not schedule.cyclic:
+        return
+    epochs = schedule.step_size / per_epoch
+    low, high = HALF_CYCLE_EPOCHS
+    if not low <= epochs <= high:
         log.warning(
-            "training stops mid-cycle after %d steps; Smith advises ending at a cycle end, e.g. trainer.max_steps=%d",
-            steps,
-            nearest,
+            "the half cycle is %d steps = %.2g epochs (%d steps per epoch); Smith advises 2-10 epochs, e.g. "
+            "schedule.step_size=null schedule.step_size_epochs=4",
+            schedule.step_size,
+            epochs,
+            per_epoch,
         )
 
 

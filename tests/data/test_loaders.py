@@ -177,6 +177,7 @@ def test_val_subset_is_gone_and_says_so(cli, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "error: dataset.val_subset: no such key (check the spelling; a new key is added with +dataset.val_subset=VALUE)"
+        "; did you mean 'dataset.subset'?"
     )
 
 

@@ -153,3 +153,18 @@ def test_momentum_cycling_needs_an_optimizer_with_momentum():
     opt = torch.optim.Adagrad([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     with pytest.raises(ValueError, match="cycle_momentum=false"):
         PolicyLR(opt, build_schedule({"name": "one_cycle", "total_steps": 100}))
+
+
+def test_groups_with_one_lr_all_follow_the_policy_and_groups_with_different_lrs_are_refused():
+    weights, biases = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+    policy = build_schedule({"name": "triangular", "step_size": 4})
+    # the usual split: no weight decay on biases, one LR
+    opt = torch.optim.SGD([{"params": [weights], "weight_decay": 5e-4}, {"params": [biases]}], lr=0.1)
+    scheduler = PolicyLR(opt, policy)
+    for _ in range(3):
+        opt.step()
+        scheduler.step()
+    assert [g["lr"] for g in opt.param_groups] == [policy.lr_at(3)] * 2
+    opt = torch.optim.SGD([{"params": [weights]}, {"params": [biases], "lr": 0.01}], lr=0.1)
+    with pytest.raises(ValueError, match="parameter group.*differ"):
+        PolicyLR(opt, policy)

@@ -181,6 +181,7 @@ def test_injected_nan_ends_diverged_with_earlier_rows_and_curves(cli, tmp_path):
     assert proc.returncode == 1
     summary = read_json(run_dir / "summary.json")
     assert summary["status"] == "diverged" and summary["diverged_at"]["step"] == 30
+    assert summary["diverged_at"]["loss"] == "nan"  # strict JSON has no NaN: the loss as text, not null
     rows = read_csv(run_dir / "metrics.csv")
     assert [int(r["step"]) for r in rows] == list(range(31)) and rows[-1]["loss"] == "nan"
     assert all(float(r["loss"]) > 0 for r in rows[:-1])
