@@ -20,6 +20,7 @@ from runner.optimizers import OPTIMIZERS
 from runner.range_test.settings import RangeTestConfig
 from runner.schedules import Schedule, build_schedule
 from runner.tasks import TASKS
+from runner.training.logger import check_logger
 from runner.training.settings import FaultsConfig, PreviewConfig, TrainerConfig
 from runner.typed import from_mapping
 
@@ -37,6 +38,7 @@ class RunConfig:
     analysis: AnalysisConfig
     range_test: RangeTestConfig = field(default_factory=RangeTestConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    logger: str = "csv"  # csv (metrics.csv and eval.csv only) or tensorboard (event files too)
 
 
 def _section(cls: type, values: Any, key: str) -> Any:
@@ -80,9 +82,9 @@ def plain_values(cfg: Any) -> dict[str, Any]:
 def validate(cfg: Any) -> RunConfig:
     """A checked RunConfig from the composed config (a DictConfig or a plain dict); ConfigError otherwise."""
     values = plain_values(cfg)
-    unknown = sorted(set(values) - set(SECTIONS) - {"task", "seed"})
+    unknown = sorted(set(values) - set(SECTIONS) - {"task", "seed", "logger"})
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, {', '.join(SECTIONS)}")
+        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, logger, {', '.join(SECTIONS)}")
     task = TASKS.entry(values.get("task"), "task").name
     seed = values.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -91,4 +93,5 @@ def validate(cfg: Any) -> RunConfig:
     if missing:
         raise ConfigError(f"{missing[0]}: missing config group; choose one with {missing[0]}=NAME")
     sections = {k: build(values[k]) for k, build in SECTIONS.items()}
-    return RunConfig(task=task, seed=seed, **sections)
+    logger = check_logger(values.get("logger", RunConfig.logger))
+    return RunConfig(task=task, seed=seed, logger=logger, **sections)

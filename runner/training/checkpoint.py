@@ -23,7 +23,7 @@ from runner.files import atomic_file
 
 FILENAME = "checkpoint.pt"
 # Keys that change how a run is watched, not what it computes: a resume may change them freely.
-NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.")
+NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.", "logger")
 
 
 def rng_state() -> dict[str, Any]:
