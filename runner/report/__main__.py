@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runner.report.build import build_report, is_sweep
+from runner.report.catalog import is_sweep
 from runner.status import ExitCode, exit_code
 
 
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.sweep_dir
     if folder.is_dir() and not is_sweep(folder):
         return _index(folder, args.baseline)
+    from runner.report.build import build_report  # scipy and matplotlib: only for a sweep's report
+
     try:
         counts = build_report(folder, args.baseline)
     except (FileNotFoundError, ValueError) as e:
@@ -48,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(folder: Path, baseline: str | None) -> int:
+    from runner.report.catalog import scan
     from runner.report.index import write_index
 
     if baseline:
         print(f"error: --baseline={baseline}: {folder} is not a sweep folder; --baseline asks a sweep", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    from runner.report.catalog import scan
 
     found = scan(folder)
     if not any(found):

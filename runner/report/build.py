@@ -23,12 +23,6 @@ from runner.report.tables import group_rows, run_rows
 from runner.sweep.collect import collect
 
 
-def is_sweep(folder: Path) -> bool:
-    """A sweep folder: multirun.yaml, or job folders (with .hydra/) right inside it."""
-    folder = Path(folder)
-    return (folder / "multirun.yaml").is_file() or any(folder.glob("*/.hydra"))
-
-
 def build_report(sweep_dir: Path, baseline_label: str | None = None) -> dict:
     """Write the report's files; return counts of runs by status. `baseline_label` (a group label) overrides the
     runs' analysis.baseline, to ask the same sweep another question (e.g. against an annealed control)."""

@@ -150,6 +150,12 @@ def read_sweep(folder: Path, names: set[str]) -> SweepEntry:
     return SweepEntry(folder, _started(folder, folder / "multirun.yaml"), jobs, names)
 
 
+def is_sweep(folder: Path) -> bool:
+    """A sweep folder, as the report reads one: multirun.yaml, or job folders (with .hydra/) right inside it."""
+    folder = Path(folder)
+    return (folder / "multirun.yaml").is_file() or any(folder.glob("*/.hydra"))
+
+
 def scan(root: Path) -> tuple[list[SweepEntry], list[RunEntry]]:
     """(sweeps, single runs) under `root`, each newest first."""
     sweeps: list[SweepEntry] = []
