@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -109,3 +110,50 @@ def assert_page_complete(result: dict) -> None:
         path = local_path(url)
         assert path is not None, f"a link leaves the disk: {url}"
         assert path.exists(), f"a link to nothing: {url}"
+
+
+class Page(HTMLParser):
+    """The parts of a page these tests read: every src and href, the text of the headline, the text of each table's
+    cells by table id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.headline = ""
+        self.tables: dict[str, list[list[str]]] = {}
+        self._in_headline = False
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.urls += [a[k] for k in ("src", "href") if k in a]
+        if a.get("id") == "headline":
+            self._in_headline = True
+        if tag == "table":
+            self._table = a["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag == "td":
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._table and not self.tables[self._table][-1]:
+            self.tables[self._table].pop()  # the header row: th cells only
+        if tag == "p":
+            self._in_headline = False
+        elif tag == "td" and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._in_headline:
+            self.headline += data
+        if self._cell is not None:
+            self._cell.append(data)
