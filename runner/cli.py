@@ -79,6 +79,10 @@ def hydra_entry(cfg: DictConfig) -> str:
             # In a sweep, one job's error must not stop the others: record it in the job's folder and go on.
             status = record_failure(out_dir, cfg, exc)
     OUTCOMES.note(status)
+    if hydra_cfg.mode != RunMode.MULTIRUN:  # a sweep refreshes it once, at its end (runner/sweep/callbacks.py)
+        from runner.report.index import refresh_index
+
+        refresh_index(out_dir)
     return str(status)
 
 

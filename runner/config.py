@@ -22,6 +22,7 @@ from runner.registry import Registry
 from runner.schedules import Schedule, build_schedule
 from runner.schedules.base import policy_keys, split_unused
 from runner.tasks import TASKS
+from runner.training.logger import check_logger
 from runner.training.settings import FaultsConfig, PreviewConfig, TrainerConfig
 from runner.typed import from_mapping, nested_keys
 
@@ -44,6 +45,7 @@ class RunConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     # schedule.* keys set for other policies (a sweep over policies sets shared keys once): not used by this run.
     unused_keys: list[str] = field(default_factory=list)
+    logger: str = "csv"  # csv (metrics.csv and eval.csv only) or tensorboard (event files too)
 
 
 def _section(cls: type, values: Any, key: str) -> Any:
@@ -87,9 +89,9 @@ def plain_values(cfg: Any) -> dict[str, Any]:
 def validate(cfg: Any) -> RunConfig:
     """A checked RunConfig from the composed config (a DictConfig or a plain dict); ConfigError otherwise."""
     values = plain_values(cfg)
-    unknown = sorted(set(values) - set(SECTIONS) - {"task", "seed"})
+    unknown = sorted(set(values) - set(SECTIONS) - {"task", "seed", "logger"})
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, {', '.join(SECTIONS)}")
+        raise ConfigError(f"{unknown[0]}: unknown top-level key; allowed: task, seed, logger, {', '.join(SECTIONS)}")
     task = TASKS.entry(values.get("task"), "task").name
     seed = values.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
@@ -99,7 +101,8 @@ def validate(cfg: Any) -> RunConfig:
         raise ConfigError(f"{missing[0]}: missing config group; choose one with {missing[0]}=NAME")
     values["schedule"], unused = split_unused(values["schedule"])
     sections = {k: build(values[k]) for k, build in SECTIONS.items()}
-    run_cfg = RunConfig(task=task, seed=seed, **sections, unused_keys=unused)
+    logger = check_logger(values.get("logger", RunConfig.logger))
+    run_cfg = RunConfig(task=task, seed=seed, logger=logger, **sections, unused_keys=unused)
     check_across_sections(run_cfg)
     return run_cfg
 
@@ -138,7 +141,7 @@ def known_keys(key: str) -> list[str]:
     policy): what a "did you mean" chooses from. Empty for a place that holds no keys of clr-lab's."""
     section, _, rest = key.partition(".")
     if not rest:
-        return ["task", "seed", *SECTIONS]
+        return ["task", "seed", "logger", *SECTIONS]
     if section == "schedule":
         names = {"name", *policy_keys()}
     elif section in CHOSEN_BY_NAME:

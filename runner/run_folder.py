@@ -23,7 +23,14 @@ TASK_FILES = {
 }
 HYDRA_CONFIG = Path(".hydra") / "config.yaml"
 # Keys that change how a run is watched, not what it computes: a resume may change them freely.
-NO_EFFECT_KEYS = ("trainer.progress", "trainer.flush_every", "trainer.checkpoint_every", "faults.", "unused_keys")
+NO_EFFECT_KEYS = (
+    "trainer.progress",
+    "trainer.flush_every",
+    "trainer.checkpoint_every",
+    "faults.",
+    "unused_keys",
+    "logger",
+)
 # Keys a resume settles itself rather than refusing: the checkpoint records the device it was written on, and the
 # run decides (runner/training/pins.py) whether to keep it or move, with a warning.
 RESUME_DECIDES = ("trainer.device",)

@@ -1,4 +1,5 @@
-"""The sweep report: runs.csv, schedules.csv, comparisons.csv, compare.png and report.md, from a sweep folder's files.
+"""The sweep report: runs.csv, schedules.csv, comparisons.csv, compare.png, report.md and report.html, from a sweep
+folder's files.
 
 The same code runs as a Hydra callback at the end of every multirun (runner/sweep/callbacks.py) and on demand as
 `python -m runner.report DIR`. Runs that are missing, unfinished or failed are listed and left out; diverged runs
@@ -14,6 +15,7 @@ from runner.report.baseline import choose_baseline, sweep_baseline
 from runner.report.compare import comparison_rows, comparisons
 from runner.report.groups import group_runs, target_keys
 from runner.report.headline import headline
+from runner.report.html import write_html
 from runner.report.markdown import write_markdown
 from runner.report.measures import compared_figures, run_length
 from runner.report.smith import smith_table
@@ -51,17 +53,16 @@ def build_report(sweep_dir: Path, baseline_label: str | None = None) -> dict:
     write_rows(sweep_dir / "schedules.csv", *group_rows(groups, targets, smith))
     write_rows(sweep_dir / "comparisons.csv", *comparison_rows(rows, baseline.group))
     plot_compare(sweep_dir / "compare.png", [(g.label, [r.folder for r in g.done]) for g in groups])
-    write_markdown(
-        sweep_dir,
-        records,
-        groups,
-        figures,
-        headline=headline(groups, baseline, rows),
-        baseline=baseline,
-        rows=rows,
-        smith_target=smith_target,
-        smith=smith,
-    )
+    # report.md and report.html: the same objects, two renderings
+    content = {
+        "headline": headline(groups, baseline, rows),
+        "baseline": baseline,
+        "rows": rows,
+        "smith_target": smith_target,
+        "smith": smith,
+    }
+    write_markdown(sweep_dir, records, groups, figures, **content)
+    write_html(sweep_dir, records, groups, figures, **content)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1

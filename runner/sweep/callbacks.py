@@ -4,7 +4,7 @@ ValidateConfig  checks every job's config before Hydra makes a folder: a bad val
                 nothing behind, and a typo in the third value of a sweep fails before the first job trains; it
                 locks the run folder and refuses a rerun that would change what a folder holds, before any write
 ThreadShare     gives each job of a parallel sweep its share of the cores
-SweepReport     writes the sweep report when a multirun ends
+SweepReport     writes the sweep report when a multirun ends, then refreshes the output folder's index.html
 ReleaseWorkers  stops the joblib launcher's idle workers when a multirun ends
 SweepStop       makes a signal stop the whole sweep (runner/sweep/stop.py): running jobs checkpoint, no new job
                 trains, workers follow the main process; listed last, so its on_multirun_end runs first
@@ -196,12 +196,17 @@ class SweepReport(Callback):
         import logging
 
         from runner.report.build import build_report
+        from runner.report.index import refresh_index
         from runner.status import OUTCOMES
 
-        if config.get("task") != "train":
-            return  # previews and range tests leave figures per job, not runs to compare
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        counts = build_report(sweep_dir)
+        if config.get("task") != "train":
+            refresh_index(sweep_dir)
+            return  # previews and range tests leave figures per job, not runs to compare
+        try:
+            counts = build_report(sweep_dir)
+        finally:
+            refresh_index(sweep_dir)  # after the report, so the index links to it
         logging.getLogger("runner.report").info(
             "sweep report: %s (%s)", sweep_dir / "report.md", ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         )

@@ -6,7 +6,7 @@ flush writes whole lines, so a kill leaves at most one partial last line, which 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,21 @@ class CsvLog:
     """One CSV file kept open for the run, with a header and a bounded row buffer."""
 
     def __init__(
-        self, path: Path, columns: Sequence[str], flush_every: int = 500, keep_rows: int | None = None
+        self,
+        path: Path,
+        columns: Sequence[str],
+        flush_every: int = 500,
+        keep_rows: int | None = None,
+        on_flush: Callable[[list[tuple]], None] | None = None,
     ) -> None:
         """A new file with a header, or, with `keep_rows`, the existing file cut back to its first `keep_rows`
-        rows (what the checkpoint saw): a resumed run then continues with no partial line and no repeated step."""
+        rows (what the checkpoint saw): a resumed run then continues with no partial line and no repeated step.
+        `on_flush` receives each batch of rows as it is written (the TensorBoard logger): called per flush, never
+        per step, so a run without it pays nothing."""
         self.path = Path(path)
         self.columns = tuple(columns)
         self.flush_every = flush_every
+        self.on_flush = on_flush
         # Rows wait here as tuples and are formatted at the next flush, all together: appending is then a list
         # append inside the training step, and the CSV formatting runs as one batch between steps.
         self._rows: list[tuple] = []
@@ -58,6 +66,8 @@ class CsvLog:
         if self._rows:
             self._file.write(csv_text(self._rows))
             self.rows_written += len(self._rows)
+            if self.on_flush is not None:
+                self.on_flush(self._rows)
             self._rows.clear()
         self._file.flush()
 

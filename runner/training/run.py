@@ -49,10 +49,13 @@ def train_with_records(
     save_checkpoint: Any = None,
     resume: dict | None = None,
     on_loss: Any = None,
+    logger: str = "csv",
+    smoothing: float = 0.98,
 ) -> tuple[Any, int | None]:
     """The loop with the run folder's metrics.csv and eval.csv open (cut back to a resumed checkpoint's rows) and
     SIGTERM/SIGINT caught; returns (result, the signal that stopped it or None). experiments/throughput times this
-    same function against a bare loop."""
+    same function against a bare loop. `logger="tensorboard"` also writes the flushed rows to event files, with
+    the loss smoothed by `smoothing` (runner/training/logger.py)."""
     from runner.training.loop import Hooks, LoopPlan, train
 
     keep = (resume["metrics_rows"], resume["eval_rows"]) if resume else (None, None)
@@ -69,7 +72,10 @@ def train_with_records(
         stop_on_signals() as caught,
         CsvLog(out_dir / "metrics.csv", METRICS_COLUMNS, trainer.flush_every, keep[0]) as metrics,
         CsvLog(out_dir / "eval.csv", EVAL_COLUMNS, trainer.flush_every, keep[1]) as evals,
+        tensorboard_log(out_dir, logger, smoothing, resume) as board,
     ):
+        if board is not None:
+            metrics.on_flush, evals.on_flush = board.metrics_rows, board.eval_rows
         hooks = Hooks(
             metrics=metrics,
             evals=evals,
@@ -80,6 +86,24 @@ def train_with_records(
         )
         result = train(model, optimizer, schedule, data, plan, hooks, resume=resume)
     return result, caught["signal"]
+
+
+@contextlib.contextmanager
+def tensorboard_log(out_dir: Path, logger: str, smoothing: float, resume: dict | None) -> Iterator[Any]:
+    """The TensorBoard writer of a run (None with logger=csv), opened after the CSV files are cut back to the
+    checkpoint, so the smoothed loss continues from the rows they kept."""
+    if logger != "tensorboard":
+        yield None
+        return
+    from runner.files import floats, read_csv_columns
+    from runner.training.logger import TensorBoardLog
+
+    losses = floats(read_csv_columns(out_dir / "metrics.csv").get("loss", [])) if resume else []
+    board = TensorBoardLog(out_dir, smoothing, resume["step"] if resume else None, losses)
+    try:
+        yield board
+    finally:
+        board.close()
 
 
 def run_train(cfg: Any, out_dir: Path) -> Status:
@@ -179,6 +203,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
             save_checkpoint=save_checkpoint,
             resume=state,
             on_loss=fault_hook(cfg.faults),
+            logger=cfg.logger,
+            smoothing=cfg.analysis.smoothing,
         )
         if result.status == Status.INTERRUPTED:
             OUTCOMES.note_signal(stopped_by)  # the command exits 143 after SIGTERM, 130 after SIGINT
