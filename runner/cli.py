@@ -24,6 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner import hydra_compat
+from runner.batched.register import register_plugin
 from runner.config import validate
 from runner.hydra_compat import RejectedConfig
 from runner.paths import CONF_DIR
@@ -32,6 +33,7 @@ from runner.summary import RunSummary
 from runner.tasks import TASKS
 
 log = logging.getLogger("runner")
+register_plugin()  # hydra/launcher=batched, from a wheel or from this checkout (runner/batched/register.py)
 # Files that make a folder a result: a refused command that left none of them leaves no folder behind.
 RECORDS = ("metrics.csv", "summary.json", "checkpoint.pt", "schedule.csv", "range_test.json")
 
