@@ -77,8 +77,8 @@ class Member:
             ignored_keys=ignored or None,
             threads=threads,
             resumes=self.previous.resumes + (1 if self.resume else 0),
+            launcher=LAUNCHER,
         )
-        self.summary.update(launcher=LAUNCHER)
         self.summary.write(self.out_dir)
 
     def open_records(self, stack: contextlib.ExitStack) -> None:

@@ -14,6 +14,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from runner.hydra_compat import pickle_by_value
+
 PACKAGE = "hydra_plugins.clr_lab_batched"
 MODULE = f"{PACKAGE}.batched_launcher"
 _SOURCE = Path(__file__).resolve().parent / "plugin"
@@ -30,6 +32,10 @@ def _load_from_source() -> None:
     sys.modules[PACKAGE] = package
     spec.loader.exec_module(package)
     hydra_plugins.clr_lab_batched = package
+    module = importlib.import_module(MODULE)
+    # A parallel worker cannot import this name: the classes travel by value (runner/hydra_compat.py, 9).
+    pickle_by_value(package)
+    pickle_by_value(module)
 
 
 def register_plugin() -> None:
