@@ -115,3 +115,25 @@ def test_8_hydra_config_is_unset_at_on_run_start_and_set_hydra_config_makes_it_r
         OmegaConf.select(cfg, "hydra.run.dir")
     set_hydra_config(cfg)
     assert OmegaConf.select(cfg, "hydra.run.dir").endswith("-triangular2")
+
+
+def test_9_pickle_by_value_sends_classes_of_a_module_no_worker_could_import():
+    import sys
+    import types
+
+    import cloudpickle
+
+    from runner.hydra_compat import pickle_by_value
+
+    module = types.ModuleType("clr_lab_nowhere_to_import")
+    exec("class Settings:\n    size = 3\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        by_name = cloudpickle.dumps(module.Settings)
+        pickle_by_value(module)
+        by_value = cloudpickle.dumps(module.Settings)
+    finally:
+        del sys.modules[module.__name__]  # as in a worker process: the name is not importable there
+    with pytest.raises(ModuleNotFoundError):
+        cloudpickle.loads(by_name)
+    assert cloudpickle.loads(by_value).size == 3
