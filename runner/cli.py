@@ -24,6 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner import folder_lock, hydra_compat
+from runner.batched.register import register_plugin
 from runner.config import validate
 from runner.folder_lock import FolderBusy
 from runner.hydra_compat import RejectedConfig
@@ -35,6 +36,7 @@ from runner.sweep import stop
 from runner.tasks import TASKS
 
 log = logging.getLogger("runner")
+register_plugin()  # hydra/launcher=batched, from a wheel or from this checkout (runner/batched/register.py)
 # Files that make a folder a result: a refused command that left none of them leaves no folder behind.
 RECORDS = ("metrics.csv", "summary.json", "checkpoint.pt", "schedule.csv", "range_test.json")
 # Ctrl-C exits 128 + SIGINT, as shells report it (runner/status.py), also before the training loop catches it.

@@ -242,3 +242,17 @@ def cap_launcher_workers(config: Any, n_jobs: int) -> None:
 
     with read_write(config.hydra.launcher), open_dict(config.hydra.launcher):
         config.hydra.launcher.n_jobs = int(n_jobs)
+
+
+# ---- 12. Plugin classes that parallel workers cannot import by name -------------------------------------------------
+# A source checkout loads the batched launcher's shim under its plugin name (runner/batched/register.py), a name a
+# worker process cannot import. joblib 1.6.0 (loky) and submitit 1.5 send every task with cloudpickle 3.1, which
+# pickles a module registered with register_pickle_by_value by value instead of by name; the composed configs and
+# Hydra's ConfigStore that a worker unpickles refer to the shim's config class.
+
+
+def pickle_by_value(module: Any) -> None:
+    """Make cloudpickle send `module`'s classes and functions by value (it must be in sys.modules)."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)

@@ -19,7 +19,7 @@ from runner.status import Status
 
 FILENAME = "summary.json"
 # Written only when they apply: a run that completed has no error.
-WHEN_SET = ("ignored_keys", "device_changes", "diverged_at", "error", "postprocess_errors")
+WHEN_SET = ("ignored_keys", "device_changes", "diverged_at", "error", "postprocess_errors", "launcher")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class RunSummary:
     diverged_at: dict[str, Any] | None = None  # step, lr, loss of the first non-finite loss
     error: str | None = None  # why a failed run failed
     postprocess_errors: list[str] | None = None  # analysis or figures that failed after the records were written
+    launcher: str | None = None  # "batched" when the batched launcher trained it in a vectorized group
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # keys this version does not know
 
     def to_json(self) -> dict[str, Any]:

@@ -172,3 +172,25 @@ def test_11_the_launcher_is_made_from_the_config_on_multirun_start_saw_and_takes
     hydra_compat.cap_launcher_workers(cfg, 3)
     launcher = instantiate(cfg.hydra.launcher)
     assert launcher.joblib["n_jobs"] == 3  # what hydra-joblib-launcher passes to joblib.Parallel
+
+
+def test_12_pickle_by_value_sends_classes_of_a_module_no_worker_could_import():
+    import sys
+    import types
+
+    import cloudpickle
+
+    from runner.hydra_compat import pickle_by_value
+
+    module = types.ModuleType("clr_lab_nowhere_to_import")
+    exec("class Settings:\n    size = 3\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        by_name = cloudpickle.dumps(module.Settings)
+        pickle_by_value(module)
+        by_value = cloudpickle.dumps(module.Settings)
+    finally:
+        del sys.modules[module.__name__]  # as in a worker process: the name is not importable there
+    with pytest.raises(ModuleNotFoundError):
+        cloudpickle.loads(by_name)
+    assert cloudpickle.loads(by_value).size == 3

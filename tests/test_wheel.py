@@ -13,12 +13,19 @@ import tomllib
 from support import CONF, ROOT, read_json
 
 
+def setuptools_table() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
 def listed_packages() -> set[str]:
-    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    return set(setuptools_table()["packages"])
 
 
 def test_every_package_and_every_conf_folder_is_listed():
+    # A folder that package-dir maps (runner/batched/plugin ships as hydra_plugins.clr_lab_batched) under its name.
+    shipped_as = {folder.replace("/", "."): name for name, folder in setuptools_table()["package-dir"].items()}
     code = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "runner").rglob("__init__.py")}
+    code = {shipped_as.get(name, name) for name in code}
     conf = {"runner.conf"} | {
         "runner.conf." + ".".join(d.relative_to(CONF).parts) for d in CONF.rglob("*") if d.is_dir()
     }
