@@ -163,6 +163,7 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
     from runner.batched.group import train_group
     from runner.status import OUTCOMES
     from runner.training.build import set_threads
+    from runner.sweep import stop
     from runner.training.run import stop_on_signals
 
     members = [job.member for job in group]
@@ -204,7 +205,8 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
         for member in members:
             member.open_records(stack)
         try:
-            signal = train_group(members, split, lambda: caught["signal"], members[0].cfg.trainer.progress)
+            # The process's stop flag (runner/sweep/stop.py): a signal here or a stopped sweep's stop file.
+            signal = train_group(members, split, stop.stopped_by, members[0].cfg.trainer.progress)
         except Exception as exc:  # recorded in every member's folder, as a separate run records its failure
             import traceback
 
