@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from runner import folder_lock, hydra_compat
 from runner.batched.register import register_plugin
 from runner.config import validate
+from runner.errors import filesystem_line
 from runner.folder_lock import FolderBusy
 from runner.hydra_compat import RejectedConfig
 from runner.paths import CONF_DIR
@@ -139,20 +140,6 @@ def refuse_malformed_overrides(args: list[str]) -> None:
             options = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml")) if (CONF_DIR / key).is_dir() else []
             allowed = f"; allowed: {', '.join(options)}" if options else ""
             raise RejectedConfig(f"{arg}: {key} is a config group and takes an option's name{allowed}")
-
-
-def filesystem_line(e: BaseException) -> str | None:
-    """One line for a folder or file clr-lab cannot write (read-only, full disk, a file where a folder should be),
-    naming the path and the OS's reason; None for other OS errors."""
-    import errno
-
-    if not isinstance(e, OSError):
-        return None
-    unwritable = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOTDIR}
-    if e.errno not in unwritable:
-        return None
-    path = e.filename if e.filename is not None else "?"
-    return f"{path}: cannot write the run's files there ({e.strerror or type(e).__name__}); choose another folder"
 
 
 @contextlib.contextmanager

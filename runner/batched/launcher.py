@@ -162,8 +162,8 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
 
     from runner.batched.group import train_group
     from runner.status import OUTCOMES
-    from runner.training.build import set_threads
     from runner.sweep import stop
+    from runner.training.build import set_threads
     from runner.training.run import stop_on_signals
 
     members = [job.member for job in group]
@@ -201,7 +201,7 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
             )
     import contextlib
 
-    with stop_on_signals() as caught, contextlib.ExitStack() as stack:
+    with stop_on_signals(), contextlib.ExitStack() as stack:
         for member in members:
             member.open_records(stack)
         try:

@@ -55,7 +55,7 @@ class Member:
     def start(self, threads: int) -> None:
         """What run_train does before its loop: the schedule, the evaluation points, the starting summary."""
         from runner.training.loop import evaluation_points
-        from runner.training.run import warn_cycle_end
+        from runner.training.run import note_cycle_end
 
         cfg = self.cfg
         self.wall0 = time.perf_counter()
@@ -67,7 +67,7 @@ class Member:
             ignored = cfg.schedule.ignored_keys()
             if ignored:
                 log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
-            warn_cycle_end(self.schedule, self.steps)
+            note_cycle_end(self.schedule, self.steps)
         self.summary = RunSummary(
             schedule=self.schedule.name,
             seed=cfg.seed,

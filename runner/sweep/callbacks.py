@@ -17,11 +17,11 @@ from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from runner import folder_lock, run_folder
 from runner.config import validate
-from runner.errors import ConfigError
+from runner.errors import ConfigError, filesystem_line
 from runner.hydra_compat import (
     RejectedConfig,
     expand_sweep,
@@ -85,7 +85,7 @@ def claim_job_folders(config: DictConfig, jobs: list[tuple[list[str], Any, Path]
 
 def job_folder(job_cfg: DictConfig, num: int) -> Path:
     """The folder Hydra's launchers give job `num`: hydra.sweep.dir / hydra.sweep.subdir, resolved as they do."""
-    with open_dict(job_cfg):
+    with read_write(job_cfg.hydra), open_dict(job_cfg):  # set_hydra_config made it read-only
         job_cfg.hydra.job.id = num
         job_cfg.hydra.job.num = num
     set_hydra_config(job_cfg)  # the subdir names the schedule through ${hydra:...}
@@ -124,9 +124,7 @@ def check_output_path(key: str, value: Any, relative_only: bool, resolved_from: 
 
 def job_subdir(config: DictConfig, job_config: DictConfig, num: int) -> None:
     """Check one sweep job's hydra.sweep.subdir after interpolation, with the job number the launcher will give it."""
-    from omegaconf import open_dict
-
-    with open_dict(job_config):
+    with read_write(job_config.hydra), open_dict(job_config):
         job_config.hydra.job.num = num
     set_hydra_config(job_config)
     try:
@@ -147,6 +145,9 @@ class ValidateConfig(Callback):
             claim_run_folder(config, run_cfg)
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
+        except OSError as e:  # the folder cannot be made or locked: Hydra would only warn and go on
+            where = f"hydra.run.dir={str(OmegaConf.select(config, 'hydra.run.dir'))!r}"
+            raise RejectedConfig(filesystem_line(e, where) or f"{where}: {e}") from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
@@ -173,6 +174,9 @@ class ValidateConfig(Callback):
             claim_job_folders(config, jobs)
         except ConfigError as e:
             raise RejectedConfig(str(e)) from None
+        except OSError as e:
+            where = f"hydra.sweep.dir={str(OmegaConf.select(config, 'hydra.sweep.dir'))!r}"
+            raise RejectedConfig(filesystem_line(e, where) or f"{where}: {e}") from None
 
 
 class ThreadShare(Callback):

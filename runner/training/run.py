@@ -142,7 +142,7 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         # eval_size sizes the evaluations eval_every adds; every other evaluation uses the whole validation split.
         log.info("not used: trainer.eval_size (it applies to trainer.eval_every's evaluations, and that is null)")
     schedule = cfg.schedule.resolve(per_epoch, steps)
-    warn_cycle_end(schedule, steps)
+    note_cycle_end(schedule, steps)
     warn_half_cycle(schedule, per_epoch)
     base_lr, max_lr = lr_bounds(schedule)
     if base_lr is not None and max_lr is not None:
@@ -273,9 +273,12 @@ def next_cycle_end(schedule: Any, steps: int) -> int:
         horizon *= 2
 
 
-def warn_cycle_end(schedule: Any, steps: int) -> None:
+def note_cycle_end(schedule: Any, steps: int) -> None:
     """Smith: stop training at the end of a cycle, where the LR is back at its minimum. Every policy with cycles
-    (cycle number from 1) is checked, a run shorter than its first cycle included; constant LRs and decays have none."""
+    (cycle number from 1) is checked, a run shorter than its first cycle included; constant LRs and decays have none.
+
+    A note in the log (level INFO), not a warning: a short trial run (`trainer.max_steps=50`) is a deliberate choice,
+    and a first run must print no warning (issue 13); the line names the step counts that would end at a cycle end."""
     if schedule.cycle(0) < 1:
         return
     ends = schedule.cycle_ends(steps)
@@ -283,8 +286,9 @@ def warn_cycle_end(schedule: Any, steps: int) -> None:
         return
     after = next_cycle_end(schedule, steps)
     before = f"trainer.max_steps={ends[-1]} or " if ends else ""
-    log.warning(
-        "training stops mid-cycle after %d steps (%s); Smith advises ending at a cycle end: %strainer.max_steps=%d",
+    log.info(
+        "note: training stops mid-cycle after %d steps (%s); Smith advises ending at a cycle end: "
+        "%strainer.max_steps=%d",
         steps,
         f"{len(ends)} whole cycles" if ends else "inside the first cycle",
         before,

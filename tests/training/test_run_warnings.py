@@ -1,5 +1,6 @@
-"""What task=train says about its lengths and records about its LR: the mid-cycle warning for every policy with
-cycles (runs shorter than one cycle too), the half-cycle warning outside 1-10 epochs, and the LR bounds used."""
+"""What task=train says about its lengths and records about its LR: the mid-cycle note for every policy with
+cycles (runs shorter than one cycle too; a note, so a short first run prints no warning), the half-cycle warning
+outside 1-10 epochs, and the LR bounds used."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from runner.config import validate
 from runner.schedules import build_schedule
-from runner.training.run import run_train, warn_cycle_end, warn_half_cycle
+from runner.training.run import note_cycle_end, run_train, warn_half_cycle
 from support import compose, read_json
 
 
@@ -19,6 +20,15 @@ def warnings_of(caplog, fn, *args) -> list[str]:
     with caplog.at_level(logging.WARNING, logger="runner"):
         fn(*args)
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def notes_of(caplog, fn, *args) -> list[str]:
+    """The log's "note:" lines (level INFO), and no warning beside them."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="runner"):
+        fn(*args)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("note:")]
 
 
 @pytest.mark.parametrize(
@@ -33,9 +43,9 @@ def warnings_of(caplog, fn, *args) -> list[str]:
         ({"name": "one_cycle", "total_steps": 100}, 60, "trainer.max_steps=100"),
     ],
 )
-def test_every_policy_with_cycles_warns_when_the_run_stops_mid_cycle(caplog, values, steps, suggested):
+def test_every_policy_with_cycles_notes_when_the_run_stops_mid_cycle(caplog, values, steps, suggested):
     schedule = build_schedule(values).resolve(10, steps)
-    (message,) = warnings_of(caplog, warn_cycle_end, schedule, steps)
+    (message,) = notes_of(caplog, note_cycle_end, schedule, steps)
     assert "mid-cycle" in message and suggested in message
 
 
@@ -50,8 +60,8 @@ def test_every_policy_with_cycles_warns_when_the_run_stops_mid_cycle(caplog, val
         ({"name": "fixed"}, 33),
     ],
 )
-def test_no_warning_at_a_cycle_end_or_without_cycles(caplog, values, steps):
-    assert warnings_of(caplog, warn_cycle_end, build_schedule(values).resolve(10, steps), steps) == []
+def test_no_note_at_a_cycle_end_or_without_cycles(caplog, values, steps):
+    assert notes_of(caplog, note_cycle_end, build_schedule(values).resolve(10, steps), steps) == []
 
 
 @pytest.mark.parametrize("step_size,warned", [(9, True), (10, False), (40, False), (100, False), (101, True)])
