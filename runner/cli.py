@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,15 @@ log = logging.getLogger("runner")
 register_plugin()  # hydra/launcher=batched, from a wheel or from this checkout (runner/batched/register.py)
 # Files that make a folder a result: a refused command that left none of them leaves no folder behind.
 RECORDS = ("metrics.csv", "summary.json", "checkpoint.pt", "schedule.csv", "range_test.json")
-# Ctrl-C exits 128 + SIGINT, as shells report it (runner/status.py), also before the training loop catches it.
-STARTUP_INTERRUPTED = 130
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_entry(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode != RunMode.MULTIRUN and stop.requested():  # Ctrl-C while Hydra started: nothing to keep
+        discard_unused_folder(out_dir)
+        raise KeyboardInterrupt
     if hydra_cfg.mode == RunMode.MULTIRUN and stop.requested():
         # The sweep is stopping: this job starts nothing, and says so (the same command starts it later).
         status = record_not_started(out_dir, cfg)
@@ -91,7 +93,7 @@ def hydra_entry(cfg: DictConfig) -> str:
 
 def main() -> int:
     """Run the command; returns its exit status (runner/status.py)."""
-    with hydra_compat.exceptions_from_hydra() as show_traceback, _releasing_folders():
+    with stop.taken_for_the_command(), hydra_compat.exceptions_from_hydra() as show_traceback, _releasing_folders():
         try:
             refuse_malformed_overrides(sys.argv[1:])
             hydra_compat.install_target_check()
@@ -99,9 +101,13 @@ def main() -> int:
         except RejectedConfig as e:
             print(f"error: {e}", file=sys.stderr)
             return ExitCode.BAD_INPUT
-        except KeyboardInterrupt:  # Ctrl-C before the loop installed its own handler: nothing was recorded yet
-            print("error: interrupted (Ctrl-C) while starting; nothing was run", file=sys.stderr)
-            return STARTUP_INTERRUPTED
+        except KeyboardInterrupt:  # Ctrl-C before the run's first record: no folder is left behind
+            for folder in folder_lock.held():
+                discard_unused_folder(folder)
+            signum = stop.stopped_by() or signal.SIGINT
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"error: interrupted ({name}) while starting; nothing was run", file=sys.stderr)
+            return 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
         except SystemExit as e:  # --help, --info and Hydra's own usage errors
             return e.code if isinstance(e.code, int) else (0 if e.code is None else ExitCode.BAD_INPUT)
         except Exception as e:  # noqa: BLE001 - everything is reported, as one line or as a traceback
@@ -159,15 +165,20 @@ def discard_unused_folder(out_dir: Path) -> None:
         return
     shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
     (out_dir / "run.log").unlink(missing_ok=True)
-    folder_lock.release(out_dir, discard=True)
+    folder_lock.release(out_dir, discard=True)  # removes the folder too when the lock made it
     with contextlib.suppress(OSError):
         out_dir.rmdir()  # only if nothing else is in it
-        # The folders Hydra made above it (outputs/runs/<date>/) go too while empty, up to the current folder.
-        cwd = Path.cwd().resolve()
-        for parent in out_dir.resolve().parents:
-            if parent == cwd or cwd not in parent.parents:
-                break
+    if out_dir.exists():
+        return
+    # The folders Hydra made above it (outputs/runs/<date>/) go too while empty, up to the current folder.
+    cwd = Path.cwd().resolve()
+    for parent in out_dir.resolve().parents:
+        if parent == cwd or cwd not in parent.parents:
+            break
+        try:
             parent.rmdir()
+        except OSError:
+            break
 
 
 def record_failure(out_dir: Path, cfg: Any, exc: BaseException) -> Status:

@@ -115,6 +115,11 @@ def release(folder: Path | str, discard: bool = False) -> None:
     os.close(fd)
 
 
+def held() -> list[Path]:
+    """The folders this process holds."""
+    return list(_held)
+
+
 def release_all() -> None:
     """Every lock this process holds (the command is over; in-process callers such as tests run several)."""
     for folder in list(_held):

@@ -21,8 +21,15 @@ def why_not_batched(cfg: Any, input_shape: tuple[int, int, int], max_pixels: int
         # vmap draws one dropout mask stream for all members: no member would match its separate run.
         return "model.dropout > 0 (dropout masks cannot match a separate run's)"
     device = getattr(cfg.trainer, "device", None)
+    if device == "auto":  # auto is the CPU on a machine without a GPU; the vectorized path is tested only there
+        from runner.training.device import auto_choice
+
+        if auto_choice() == "cpu":
+            device = "cpu"
     if device not in (None, "cpu"):
         return f"trainer.device={device} (the batched launcher trains on the CPU)"
+    if getattr(cfg, "logger", "csv") != "csv":
+        return f"logger={cfg.logger} (event files are written by the ordinary loop only)"
     if cfg.faults.fail_at_step is not None:
         return "faults.fail_at_step is set (an injected failure belongs to one run)"
     pixels = input_shape[1] * input_shape[2]

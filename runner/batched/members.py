@@ -55,7 +55,7 @@ class Member:
     def start(self, threads: int) -> None:
         """What run_train does before its loop: the schedule, the evaluation points, the starting summary."""
         from runner.training.loop import evaluation_points
-        from runner.training.run import note_cycle_end
+        from runner.training.run import lr_bounds, note_cycle_end, warn_half_cycle
 
         cfg = self.cfg
         self.wall0 = time.perf_counter()
@@ -63,19 +63,27 @@ class Member:
         self.eval_at = evaluation_points(
             self.steps, self.per_epoch, self.schedule.cycle_ends(self.steps), cfg.trainer.eval_every
         )
-        with member_log(self.out_dir):
-            ignored = cfg.schedule.ignored_keys()
-            if ignored:
-                log.info("not used: %s (the same length is given in a stronger form)", ", ".join(ignored))
+        with member_log(self.out_dir):  # what run_train logs before its loop, in the same words
+            overruled = cfg.schedule.ignored_keys()
+            if overruled:
+                log.info("not used: %s (the same length is given in a stronger form)", ", ".join(overruled))
+            if cfg.unused_keys:
+                log.info("not used by %s: %s (keys of other policies)", cfg.schedule.name, ", ".join(cfg.unused_keys))
+            ignored = sorted(overruled + cfg.unused_keys)
             note_cycle_end(self.schedule, self.steps)
+            warn_half_cycle(self.schedule, self.per_epoch)
+            base_lr, max_lr = lr_bounds(self.schedule)
         self.summary = RunSummary(
             schedule=self.schedule.name,
             seed=cfg.seed,
             steps=self.start_step,
             iters_per_epoch=self.per_epoch,
             step_size=getattr(self.schedule, "step_size", None),
+            base_lr=base_lr,
+            max_lr=max_lr,
             ignored_keys=ignored or None,
             threads=threads,
+            device="cpu",  # grouping.py admits only jobs that train on the CPU
             resumes=self.previous.resumes + (1 if self.resume else 0),
             launcher=LAUNCHER,
         )
@@ -120,6 +128,9 @@ class Member:
             "model": model_state,
             "optimizer": optimizer_state,
             "config": config_dict(self.cfg),
+            # What a resume keeps (runner/training/pins.py), so any launcher resumes a member as it started.
+            "threads": self.summary.threads,
+            "device": "cpu",
         }
 
     def save_checkpoint(self, state: dict) -> None:

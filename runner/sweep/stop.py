@@ -99,11 +99,30 @@ def _on_signal(signum: int) -> None:
 
 
 @contextlib.contextmanager
+def taken_for_the_command() -> Iterator[None]:
+    """For the whole command (runner/cli.py): a clear flag, and SIGINT/SIGTERM only set it. A KeyboardInterrupt
+    raised at an arbitrary moment of start-up can land inside torch's C++ import code, which then aborts the
+    interpreter (SIGABRT, no message); a flag is instead checked where stopping is safe: before the run folder gets
+    a record, and by the loop at every step."""
+    reset()
+    _state.in_sweep = False
+    previous = {sig: signal.signal(sig, _handler) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def in_sweep() -> bool:
+    """This process runs a sweep or a sweep's jobs."""
+    return _state.in_sweep
+
+
+@contextlib.contextmanager
 def on_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT set the flag while a run trains; the previous handlers come back afterwards. Outside a
-    sweep every run starts with the flag clear; in a sweep a request made before the run began still holds."""
-    if not _state.in_sweep:
-        reset()
+    """SIGTERM and SIGINT set the flag while a run trains; the previous handlers come back afterwards. A request
+    made before the run began still holds (the command clears the flag when it starts: taken_for_the_command)."""
     previous = {sig: signal.signal(sig, _handler) for sig in SIGNALS}
     try:
         yield
@@ -141,8 +160,8 @@ def _take_signals() -> None:
 
 
 def start_sweep(sweep_dir: Path) -> None:
-    """In the sweep's main process, before any job: a clear flag, no stale stop file, the signals taken."""
-    reset()
+    """In the sweep's main process, before any job: no stale stop file, the signals taken. The flag is cleared when
+    the command starts (`taken_for_the_command()`), so a Ctrl-C while Hydra composed the sweep still stops it."""
     _state.in_sweep = True
     _state.sweep_dir = Path(sweep_dir)
     (_state.sweep_dir / STOP_FILE).unlink(missing_ok=True)

@@ -129,6 +129,8 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     wall0 = time.perf_counter()
     pins = choose(cfg, state, previous.threads)  # a resume keeps the threads and device it started with
     threads, data, model, optimizer = build_training(cfg, threads=pins.threads, device=pins.device)
+    if stop.requested() and not stop.in_sweep():
+        raise KeyboardInterrupt  # Ctrl-C while the data loaded: stop before the folder gets its first record
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
     refuse_too_many_steps(cfg.trainer, steps, per_epoch)

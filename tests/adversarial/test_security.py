@@ -77,7 +77,12 @@ def test_the_command_refuses_a_crafted_cifar_batch_in_one_line(tmp_path):
     marker = tmp_path / "pwned"
     write_cifar10(tmp_path / "data", payload_in="data_batch_1", marker=marker)
     proc = run_cli(
-        "dataset=cifar10", "dataset.verify=false", "dataset.val_size=20", "trainer.max_steps=2", cwd=tmp_path
+        "dataset=cifar10",
+        "dataset.verify=false",
+        "dataset.val_size=20",
+        "trainer.batch_size=16",
+        "trainer.max_steps=2",
+        cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "not a plain CIFAR-10 batch" in proc.stderr

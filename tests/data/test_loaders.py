@@ -87,6 +87,8 @@ def dataset_cfg(name: str, root: Path, *extra: str, **overrides):
     test says otherwise (the default, 5,000, is for the real datasets)."""
     overrides.setdefault("val_size", 20)
     args = [f"dataset={name}", f"dataset.root={root}", *(f"dataset.{k}={v}" for k, v in overrides.items())]
+    if not any(e.startswith("trainer.batch_size=") for e in extra):
+        args.append("trainer.batch_size=16")  # the datasets' own trainers take 128 a batch, more than the fixtures
     return validate(compose(*args, *extra)).dataset
 
 

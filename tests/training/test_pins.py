@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from runner.training import checkpoint as ckpt
 from runner.training import pins
 from runner.training.build import THREADS_ENV
 from support import read_json
@@ -80,6 +81,7 @@ def test_a_resume_on_another_device_is_recorded(cli, tmp_path):
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     assert (state["device"], state["threads"]) == ("cpu", 1)
     state["device"] = "cuda:3"  # as if written on a GPU that this machine does not have
+    state[ckpt.DIGEST_KEY] = ckpt.content_digest(state)  # a checkpoint that proves itself, as one written there would
     torch.save(state, run / "checkpoint.pt")
     resumed = cli(*COMMON, "trainer.threads=1")
     assert resumed.returncode == 0, resumed.stderr
