@@ -74,7 +74,9 @@ class DataCache:
 
 def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     """Give `job` a Member to train in a group, or the reason it runs the ordinary way."""
+    from runner import folder_lock
     from runner.config import validate
+    from runner.run_folder import config_diff
     from runner.status import FINAL
     from runner.training import checkpoint as ckpt
     from runner.training.loop import iters_per_epoch, total_steps
@@ -92,17 +94,28 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
         return
     out_dir = job_folder(job.config)
     try:
-        state = ckpt.load(out_dir / ckpt.FILENAME)
-    except Exception:  # noqa: BLE001 - a damaged checkpoint: the ordinary path refuses it with one line
-        job.reason = "its checkpoint cannot be read"
+        state = ckpt.load(out_dir / ckpt.FILENAME, ckpt.REQUIRED)
+    except Exception:  # noqa: BLE001 - a damaged checkpoint: the ordinary path falls back or refuses, in one line
+        job.reason = "its checkpoint does not prove itself"
+        return
+    if state is None and (out_dir / ckpt.PREVIOUS).exists():
+        job.reason = "only its previous checkpoint is left (the ordinary path resumes from it, with a warning)"
         return
     previous = read_previous(out_dir)
-    if state is not None and (previous.status in FINAL or ckpt.config_diff(state["config"], ckpt.config_dict(cfg))):
-        job.reason = f"its folder holds a {previous.status} run or another config"
+    if previous.status in FINAL:  # with or without its checkpoint: the ordinary path says "already ..." and exits 0
+        job.reason = f"its folder holds a {previous.status} run"
+        return
+    if state is not None and config_diff(state["config"], ckpt.config_dict(cfg)):
+        job.reason = "its folder holds a run with another config"
         return
     split = data.get(cfg.dataset)
     job.reason = why_not_batched(cfg, split.input_shape, settings.max_pixels)
     if job.reason:
+        return
+    try:  # held until the command ends (runner/cli.py), as a separate run holds its folder
+        folder_lock.acquire(out_dir, f"hydra.sweep.subdir={out_dir.name!r} (in {out_dir.parent})")
+    except folder_lock.FolderBusy as e:
+        job.reason = str(e)  # the ordinary path reports it and leaves the folder alone
         return
     n_train = len(split.train_x)
     job.member = Member(
@@ -120,6 +133,8 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
 def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list[Any]:
     from hydra.core.utils import configure_log, setup_globals
 
+    from runner import folder_lock
+
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
@@ -136,6 +151,9 @@ def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list[Any]
     groups = [g for g in split_groups(keyed, settings.max_members) if len(g) > 1]
     grouped = {job.index for g in groups for job in g}
     ordinary = [job for job in jobs if job.index not in grouped]
+    for job in ordinary:
+        if job.member is not None:  # planned as a member, left alone: its own process takes the folder's lock
+            folder_lock.release(job.member.out_dir)
     log.info(
         "batched launcher: %d jobs, %d trained in %d vectorized group(s) (%s), %d the ordinary way",
         len(jobs),
