@@ -108,6 +108,11 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     if state is not None and config_diff(state["config"], ckpt.config_dict(cfg)):
         job.reason = "its folder holds a run with another config"
         return
+    known = getattr(cfg.dataset, "INPUT_SHAPE", None)  # the image datasets' shape, known without loading them
+    if known is not None:
+        job.reason = why_not_batched(cfg, known, settings.max_pixels)
+        if job.reason:
+            return  # no data loaded in this process for a job it will not train: the fallback costs nothing here
     split = data.get(cfg.dataset)
     job.reason = why_not_batched(cfg, split.input_shape, settings.max_pixels)
     if job.reason:
