@@ -97,14 +97,14 @@ def reference(tmp_path_factory) -> Path:
     return root / "sweep"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "launcher, signum, target",
     [
-        ("basic", signal.SIGINT, "main"),
-        ("joblib", signal.SIGINT, "main"),
-        ("joblib", signal.SIGTERM, "main"),
-        ("joblib", signal.SIGINT, "group"),  # a terminal's Ctrl-C: every process of the sweep gets it
+        ("basic", signal.SIGINT, "main"),  # the smoke that every CI run keeps; the joblib cases are slow
+        pytest.param("joblib", signal.SIGINT, "main", marks=pytest.mark.slow),
+        pytest.param("joblib", signal.SIGTERM, "main", marks=pytest.mark.slow),
+        # a terminal's Ctrl-C: every process of the sweep gets it
+        pytest.param("joblib", signal.SIGINT, "group", marks=pytest.mark.slow),
     ],
 )
 def test_a_signal_stops_the_whole_sweep_and_the_same_command_finishes_it(reference, tmp_path, launcher, signum, target):

@@ -123,6 +123,7 @@ def test_final_accuracies_of_batched_and_separate_runs_are_indistinguishable(tmp
     assert max(abs(a - b) for a, b in zip(finals["batched"], finals["separate"])) <= max(spread, 0.01)
 
 
+@pytest.mark.slow
 def test_a_member_does_not_depend_on_the_other_members_of_its_group(tmp_path):
     small, large = tmp_path / "small", tmp_path / "large"
     common = ["trainer.max_steps=40", "schedule.step_size=10"]
@@ -153,6 +154,7 @@ def test_a_diverging_member_is_frozen_and_the_others_go_on(tmp_path):
         assert (mixed / runs[job]["folder"] / "metrics.csv").read_bytes() == (alone / name / "metrics.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_sigkill_then_the_same_command_resumes_every_member_identically(tmp_path):
     args = ["schedule=constant,triangular2", "seed=0,1", "trainer.max_steps=80", "trainer.checkpoint_every=25"]
     reference, killed = tmp_path / "reference", tmp_path / "killed"
@@ -223,6 +225,7 @@ def test_jobs_that_cannot_be_vectorized_fall_back_and_say_why(tmp_path):
         assert summary["status"] == "completed" and "launcher" not in summary
 
 
+@pytest.mark.slow
 def test_groups_split_by_optimizer_and_cap(tmp_path):
     folder = tmp_path / "split"
     proc = sweep(

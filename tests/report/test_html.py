@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 
-import pytest
-
 from browser import Page, assert_page_complete, open_page
 from runner.report.build import build_report
 from support import read_csv, read_json
@@ -61,7 +59,6 @@ def test_report_html_escapes_what_the_runs_wrote(fake_sweep):
     assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text
 
 
-@pytest.mark.slow
 def test_a_real_sweep_report_renders_in_chromium_from_a_copy(cli, tmp_path):
     sweep = tmp_path / "sweep"
     proc = cli(

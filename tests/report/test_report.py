@@ -123,7 +123,7 @@ FIGURES = (
 )
 
 
-@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+@pytest.mark.parametrize("launcher", ["joblib", pytest.param("submitit_local", marks=pytest.mark.slow)])
 def test_parallel_launchers_give_the_basic_launchers_numbers(cli, tmp_path, launcher):
     # Same seeds and the same thread count: torch's CPU kernels sum in a thread-dependent order, so the thread
     # count is pinned here; the launchers themselves must not change a number.

@@ -91,6 +91,7 @@ def assert_clean_records(run_dir) -> None:
             assert steps == list(range(len(steps))), f"{name}: a duplicated or missing step"
 
 
+@pytest.mark.slow
 def test_twenty_random_kills_never_corrupt_the_records_or_block_a_resume(tmp_path):
     args = [
         "schedule=triangular2",
