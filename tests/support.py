@@ -28,6 +28,17 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600
     )
 
 
+def install_wheel(tmp_path: Path) -> Path:
+    """Build clr-lab's wheel and install it alone (no dependencies: this environment's serve) into a folder that
+    goes first on PYTHONPATH; returns that folder."""
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
+    (wheel,) = wheels.glob("clr_lab-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    return site
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

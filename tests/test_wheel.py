@@ -10,7 +10,7 @@ import sys
 import pytest
 import tomllib
 
-from support import CONF, ROOT, read_json
+from support import CONF, ROOT, install_wheel, read_json
 
 
 def setuptools_table() -> dict:
@@ -44,13 +44,9 @@ def test_no_source_or_config_file_is_ignored_by_git():
 
 @pytest.mark.slow
 def test_an_installed_wheel_runs_from_any_folder(tmp_path):
-    wheels, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
+    work = tmp_path / "elsewhere"
     work.mkdir()
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
-    (wheel,) = wheels.glob("clr_lab-*.whl")
-    # The dependencies are this environment's; only clr-lab itself comes from the wheel, ahead on the path.
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    site = install_wheel(tmp_path)  # only clr-lab from the wheel, ahead on the path; the dependencies are ours
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
         [sys.executable, "-c", "import runner.paths as p; print(p.__file__, p.CONF_DIR)"],

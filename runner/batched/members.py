@@ -55,7 +55,7 @@ class Member:
     def start(self, threads: int) -> None:
         """What run_train does before its loop: the schedule, the evaluation points, the starting summary."""
         from runner.training.loop import evaluation_points
-        from runner.training.run import lr_bounds, note_cycle_end, warn_half_cycle
+        from runner.training.run import log_ignored_keys, lr_bounds, note_cycle_end, warn_half_cycle
 
         cfg = self.cfg
         self.wall0 = time.perf_counter()
@@ -64,12 +64,7 @@ class Member:
             self.steps, self.per_epoch, self.schedule.cycle_ends(self.steps), cfg.trainer.eval_every
         )
         with member_log(self.out_dir):  # what run_train logs before its loop, in the same words
-            overruled = cfg.schedule.ignored_keys()
-            if overruled:
-                log.info("not used: %s (the same length is given in a stronger form)", ", ".join(overruled))
-            if cfg.unused_keys:
-                log.info("not used by %s: %s (keys of other policies)", cfg.schedule.name, ", ".join(cfg.unused_keys))
-            ignored = sorted(overruled + cfg.unused_keys)
+            ignored = log_ignored_keys(cfg)
             note_cycle_end(self.schedule, self.steps)
             warn_half_cycle(self.schedule, self.per_epoch)
             base_lr, max_lr = lr_bounds(self.schedule)

@@ -106,12 +106,8 @@ def taken_for_the_command() -> Iterator[None]:
     a record, and by the loop at every step."""
     reset()
     _state.in_sweep = False
-    previous = {sig: signal.signal(sig, _handler) for sig in SIGNALS}
-    try:
+    with on_signals():
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def in_sweep() -> bool:

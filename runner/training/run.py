@@ -134,12 +134,7 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
     per_epoch = iters_per_epoch(len(data.train_x), cfg.trainer.batch_size)
     steps = total_steps(len(data.train_x), cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
     refuse_too_many_steps(cfg.trainer, steps, per_epoch)
-    overruled = cfg.schedule.ignored_keys()
-    if overruled:
-        log.info("not used: %s (the same length is given in a stronger form)", ", ".join(overruled))
-    if cfg.unused_keys:
-        log.info("not used by %s: %s (keys of other policies)", cfg.schedule.name, ", ".join(cfg.unused_keys))
-    ignored = sorted(overruled + cfg.unused_keys)
+    ignored = log_ignored_keys(cfg)
     if cfg.trainer.eval_size is not None and cfg.trainer.eval_every is None:
         # eval_size sizes the evaluations eval_every adds; every other evaluation uses the whole validation split.
         log.info("not used: trainer.eval_size (it applies to trainer.eval_every's evaluations, and that is null)")
@@ -244,6 +239,17 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         f"{summary.images_per_s:.0f} images/s" if summary.images_per_s else "",
     )
     return Status(summary.status)
+
+
+def log_ignored_keys(cfg: Any) -> list[str]:
+    """Log the schedule keys this run does not use and return them sorted (summary.json's ignored_keys): those a
+    stronger form of the same length overrules, and other policies' keys given to a sweep over policies."""
+    overruled = cfg.schedule.ignored_keys()
+    if overruled:
+        log.info("not used: %s (the same length is given in a stronger form)", ", ".join(overruled))
+    if cfg.unused_keys:
+        log.info("not used by %s: %s (keys of other policies)", cfg.schedule.name, ", ".join(cfg.unused_keys))
+    return sorted(overruled + cfg.unused_keys)
 
 
 def refuse_too_many_steps(trainer: Any, steps: int, per_epoch: int) -> None:

@@ -10,17 +10,14 @@ import sys
 
 import pytest
 
-from support import ROOT, read_csv
+from support import install_wheel, read_csv
 
 
 @pytest.mark.slow
 def test_an_installed_wheel_ships_the_plugin_and_runs_a_batched_sweep(tmp_path):
-    wheels, site, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
+    work = tmp_path / "elsewhere"
     work.mkdir()
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
-    (wheel,) = wheels.glob("clr_lab-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    site = install_wheel(tmp_path)
     assert (site / "hydra_plugins" / "clr_lab_batched" / "batched_launcher.py").is_file()
     assert not (site / "runner" / "batched" / "plugin").exists()
     env = {**os.environ, "PYTHONPATH": str(site)}
