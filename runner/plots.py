@@ -23,11 +23,12 @@ from runner.files import atomic_file, floats, read_csv_columns  # noqa: E402
 from runner.training.records import accuracy_points  # noqa: E402
 
 
-def save_figure(fig: plt.Figure, path: Path) -> None:
-    """Save and close `fig`, written atomically: a sweep report never picks up half a PNG."""
+def save_figure(fig: plt.Figure, path: Path, tight: bool = True) -> None:
+    """Save and close `fig`, written atomically: a sweep report never picks up half a PNG. `tight` crops to the
+    drawn content, which costs a second draw; a figure with fixed margins (curves.png, one per run) skips it."""
     path = Path(path)
     with atomic_file(path, binary=True) as f:
-        fig.savefig(f, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+        fig.savefig(f, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight" if tight else None)
     plt.close(fig)
 
 
@@ -104,8 +105,10 @@ def plot_curves(
             ax.axvline(end, color="grey", alpha=0.25, lw=0.8)
     if title:
         ax_lr.set_title(title)
+    # Fixed margins instead of a tight crop: every run draws this figure, and the crop draws it a second time.
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.07, top=0.95)
     path = run_dir / "curves.png"
-    save_figure(fig, path)
+    save_figure(fig, path, tight=False)
     return path
 
 

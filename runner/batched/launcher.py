@@ -38,11 +38,18 @@ class Job:
 
 
 def compose(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list[Job]:
+    """Every job's config: the one the sweep's checks composed (runner/sweep/callbacks.py), else composed here."""
+    from omegaconf import read_write
+
+    from runner.sweep.callbacks import COMPOSED
+
     jobs = []
     for offset, overrides in enumerate(job_overrides):
         index = initial_job_idx + offset
-        config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
-        with open_dict(config):
+        config = COMPOSED.pop(tuple(overrides), None)
+        if config is None:
+            config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
+        with read_write(config.hydra), open_dict(config):
             config.hydra.job.id = index
             config.hydra.job.num = index
         jobs.append(Job(index, list(overrides), config))
@@ -183,6 +190,7 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
     """Hydra writes each member's folder, then the members train together and each folder is finished."""
     from hydra.core.utils import run_job
 
+    from runner.batched.figures import draw_curves
     from runner.batched.group import train_group
     from runner.status import OUTCOMES
     from runner.sweep import stop
@@ -237,8 +245,10 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
             for member in members:
                 member.error = f"{type(exc).__name__}: {exc}"
             signal = None
-    for job, member in zip(group, members):
-        status = member.finish()
+    figures = [member.conclude() for member in members]
+    drawn = iter(draw_curves([f for f in figures if f is not None], threads))
+    for job, member, figure in zip(group, members, figures):
+        status = member.finish(None if figure is None else next(drawn))
         returns[job.index].return_value = str(status)
         OUTCOMES.note(status)
     if signal is not None:

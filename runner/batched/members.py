@@ -134,9 +134,11 @@ class Member:
         final = state["result"]["status"] != Status.COMPLETED or state["step"] >= self.steps
         ckpt.save(self.out_dir / ckpt.FILENAME, state, durable=final)
 
-    def finish(self) -> Status:
-        """What run_train does after its loop: the summary, the analysis and curves.png, the last log line."""
-        from runner.training.run import analyze_folder, finish_summary, write_figures
+    def conclude(self) -> dict[str, Any] | None:
+        """What run_train does after its loop, up to its figure: the summary and the analysis. Returns the arguments
+        of its curves.png (drawn with the group's other figures, runner/batched/figures.py), or None when the
+        figure cannot be prepared (recorded as run_train records a failed figure)."""
+        from runner.training.run import analyze_folder, curves_arguments, finish_summary
 
         summary = self.summary
         with member_log(self.out_dir):
@@ -145,15 +147,29 @@ class Member:
             finish_summary(summary, None if self.error else self.result, self.error, self.wall0)
             if self.resume:
                 summary.wall_s += self.previous.wall_s or 0.0
-            for name, finish in (
-                ("analysis", lambda: summary.update(**analyze_folder(self.out_dir, self.cfg.analysis))),
-                ("curves.png", lambda: write_figures(self.out_dir, self.schedule, summary, self.cfg)),
-            ):
-                try:
-                    finish()
-                except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log, as run_train does
-                    log.exception("%s failed", name)
-                    summary.postprocess_errors = [*(summary.postprocess_errors or []), f"{name}: {exc}"]
+            try:
+                summary.update(**analyze_folder(self.out_dir, self.cfg.analysis))
+            except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log, as run_train does
+                self.postprocess_failed("analysis", exc)
+            try:
+                return curves_arguments(self.out_dir, self.schedule, summary, self.cfg)
+            except Exception as exc:  # noqa: BLE001
+                self.postprocess_failed("curves.png", exc)
+                return None
+
+    def postprocess_failed(self, name: str, exc: Any, trace: str | None = None) -> None:
+        if trace is None:
+            log.exception("%s failed", name)
+        else:
+            log.error("%s failed\n%s", name, trace.rstrip())
+        self.summary.postprocess_errors = [*(self.summary.postprocess_errors or []), f"{name}: {exc}"]
+
+    def finish(self, figure_failure: tuple[str, str] | None = None) -> Status:
+        """summary.json and the last log line, once curves.png is drawn (`figure_failure`: its error and traceback)."""
+        summary = self.summary
+        with member_log(self.out_dir):
+            if figure_failure is not None:
+                self.postprocess_failed("curves.png", *figure_failure)
             summary.write(self.out_dir)
             log.info(
                 "%s: status %s, final val_acc %s, test_acc %s (batched)",

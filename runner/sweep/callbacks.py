@@ -34,6 +34,10 @@ from runner.hydra_compat import (
 from runner.training.device import require_available
 from runner.trust import refuse_foreign_targets
 
+# Every job's config as composed for the checks below, by its overrides: the batched launcher, which composes every
+# job before it starts, takes them from here instead of composing each job once more (runner/batched/launcher.py).
+COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+
 
 def sweep_job_overrides(config: DictConfig) -> list[list[str]]:
     """The override list of every job the sweeper (and the launchers behind it) will run."""
@@ -156,9 +160,11 @@ class ValidateConfig(Callback):
             raise RejectedConfig(str(e)) from None
         loader = GlobalHydra.instance().config_loader()
         jobs = []
+        COMPOSED.clear()
         for num, overrides in enumerate(sweep_job_overrides(config)):
             try:
                 job_cfg = loader.load_sweep_config(config, list(overrides))
+                COMPOSED[tuple(overrides)] = job_cfg
                 refuse_foreign_targets(job_cfg)
                 job_subdir(config, job_cfg, num)
                 run_cfg = validate(job_cfg)

@@ -370,11 +370,16 @@ def analyze_folder(out_dir: Path, analysis_cfg: Any) -> dict:
 def write_figures(out_dir: Path, schedule: Any, summary: RunSummary, cfg: Any) -> None:
     from runner.plots import plot_curves
 
+    plot_curves(**curves_arguments(out_dir, schedule, summary, cfg))
+
+
+def curves_arguments(out_dir: Path, schedule: Any, summary: RunSummary, cfg: Any) -> dict[str, Any]:
+    """plot_curves' arguments for a finished run, plain values only (the batched launcher hands them to workers)."""
     ends = schedule.cycle_ends(summary.steps or 0)
     title = f"{schedule.name}, seed {cfg.seed}: {summary.status}"
     if summary.final_val_acc is not None:
         title += f", final val_acc {summary.final_val_acc:.3f}"
     settings = {"smoothing": cfg.analysis.smoothing, **vars(cfg.analysis.plateau)}
     # The analysis step has just computed the plateaus for summary.json: draw those rather than detect them again.
-    marks = None if summary.plateaus is None else vars(summary)
-    plot_curves(out_dir, title=title, cycle_ends=ends, analysis=settings, marks=marks)
+    marks = None if summary.plateaus is None else dict(vars(summary))
+    return {"run_dir": out_dir, "title": title, "cycle_ends": list(ends), "analysis": settings, "marks": marks}
