@@ -96,6 +96,19 @@ def read_json(path: Path) -> Any:
         return None
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's data (yaml.safe_load's), or None when it cannot be read or parsed. libyaml's loader where PyYAML
+    has it: a sweep report reads three Hydra records per run, and the pure-Python parser is most of that time."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader, chosen above
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def read_csv_columns(path: Path) -> dict[str, list[str]]:
     """A CSV file as {column: [cell, ...]} (strings); empty dict when the file is missing."""
     try:

@@ -41,13 +41,9 @@ class FolderRefused(ConfigError):
 
 
 def _hydra_record(folder: Path) -> Any:
-    import yaml
+    from runner.files import read_yaml
 
-    try:
-        with open(folder / HYDRA_CONFIG, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except (OSError, yaml.YAMLError):
-        return None
+    return read_yaml(folder / HYDRA_CONFIG)
 
 
 def held_task(folder: Path) -> str | None:

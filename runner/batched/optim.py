@@ -21,13 +21,17 @@ def _per_member(values: list[float]) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
 
-def _shaped(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A per-member vector (M,) broadcast against a stacked tensor (M, ...)."""
-    return v.view(-1, *([1] * (like.dim() - 1)))
+def _column(v: torch.Tensor) -> torch.Tensor:
+    """A per-member vector (M,) as a column, broadcast against an (M, P) matrix."""
+    return v.view(-1, 1)
 
 
 class StackedOptimizer:
-    """What both optimizers share: per-member settings, the conversion to each member's torch state_dict."""
+    """What both optimizers share: per-member settings, the conversion to each member's torch state_dict.
+
+    The update runs on every parameter at once, as one (M, P) matrix (members x all their weights): a few dozen
+    elementwise operations per step instead of as many per parameter tensor, the same arithmetic element by element.
+    The optimizer's state lives in such matrices too; its per-parameter entries are views of them."""
 
     kind = ""
 
@@ -35,6 +39,12 @@ class StackedOptimizer:
         self.params = params
         self.configs = configs
         self.size = len(configs)
+        self.spans: dict[str, tuple[int, int]] = {}
+        start = 0
+        for name, p in params.items():
+            self.spans[name] = (start, start + p[0].numel())
+            start = self.spans[name][1]
+        self.width = start
         self.weight_decay = _per_member([c.weight_decay for c in configs])
         self.lr = torch.zeros(self.size)
         self.lrs = [0.0] * self.size
@@ -78,6 +88,24 @@ class StackedOptimizer:
         for i, state in state_dict["state"].items():
             self._load_param_state(m, int(i), state)
 
+    def flat(self, tensors: Any) -> torch.Tensor:
+        """(M, P): each member's tensors, one per parameter in `params` order, laid end to end."""
+        return torch.cat([t.reshape(self.size, -1) for t in tensors], dim=1)
+
+    def write(self, flat: torch.Tensor) -> None:
+        for name, p in self.params.items():
+            start, end = self.spans[name]
+            p.copy_(flat[:, start:end].view_as(p))
+
+    def state_matrix(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A zero (M, P) state matrix and its per-parameter views, shaped as the parameters."""
+        matrix = torch.zeros(self.size, self.width)
+        views = {}
+        for name, p in self.params.items():
+            start, end = self.spans[name]
+            views[name] = matrix[:, start:end].view_as(p)
+        return matrix, views
+
     def _set_group_momentum(self, group: dict, value: float) -> None:
         raise NotImplementedError
 
@@ -99,7 +127,7 @@ class StackedSGD(StackedOptimizer):
         self.momenta = [float(c.momentum) for c in configs]
         self.dampening = _per_member([getattr(c, "dampening", 0.0) for c in configs])
         self.nesterov = torch.tensor([bool(c.nesterov) for c in configs])
-        self.buffers = {k: torch.zeros_like(v, requires_grad=False) for k, v in params.items()}
+        self.buffer, self.buffers = self.state_matrix()
         # torch creates a member's momentum buffer at its first step with momentum != 0 (a plain copy of g).
         self.started = torch.zeros(self.size, dtype=torch.bool)
 
@@ -108,17 +136,15 @@ class StackedSGD(StackedOptimizer):
         momentum = self.momentum
         uses_momentum = momentum != 0
         first = active & uses_momentum & ~self.started
-        for name, p in self.params.items():
-            grad = p.grad
-            lr, mom = _shaped(self.lr, p), _shaped(momentum, p)
-            g = grad + _shaped(self.weight_decay, p) * p
-            buf = self.buffers[name]
-            new_buf = torch.where(_shaped(first, p), g, mom * buf + _shaped(1 - self.dampening, p) * g)
-            keep_buf = _shaped(active & uses_momentum, p)
-            buf.copy_(torch.where(keep_buf, new_buf, buf))
-            direction = torch.where(_shaped(self.nesterov, p), g + mom * new_buf, new_buf)
-            direction = torch.where(_shaped(uses_momentum, p), direction, g)
-            p.copy_(torch.where(_shaped(active, p), p - lr * direction, p))
+        p = self.flat(self.params.values())
+        lr, mom = _column(self.lr), _column(momentum)
+        g = self.flat(q.grad for q in self.params.values()) + _column(self.weight_decay) * p
+        buf = self.buffer
+        new_buf = torch.where(_column(first), g, mom * buf + _column(1 - self.dampening) * g)
+        buf.copy_(torch.where(_column(active & uses_momentum), new_buf, buf))
+        direction = torch.where(_column(self.nesterov), g + mom * new_buf, new_buf)
+        direction = torch.where(_column(uses_momentum), direction, g)
+        self.write(torch.where(_column(active), p - lr * direction, p))
         self.started |= active & uses_momentum
 
     def _set_group_momentum(self, group: dict, value: float) -> None:
@@ -146,8 +172,8 @@ class StackedAdam(StackedOptimizer):
         self.momenta = [float(c.beta1) for c in configs]  # beta1: what metrics.csv records as momentum
         self.beta2 = _per_member([c.beta2 for c in configs])
         self.eps = _per_member([c.eps for c in configs])
-        self.exp_avg = {k: torch.zeros_like(v, requires_grad=False) for k, v in params.items()}
-        self.exp_avg_sq = {k: torch.zeros_like(v, requires_grad=False) for k, v in params.items()}
+        self.exp_avg_matrix, self.exp_avg = self.state_matrix()
+        self.exp_avg_sq_matrix, self.exp_avg_sq = self.state_matrix()
         self.steps = torch.zeros(self.size, dtype=torch.float64)
 
     @torch.no_grad()
@@ -159,17 +185,17 @@ class StackedAdam(StackedOptimizer):
         # torch computes the bias corrections in Python floats (double) from the step count: so does this.
         step_size = (torch.tensor(self.lrs, dtype=torch.float64) / (1 - beta1**t)).to(torch.float32)
         correction2_sqrt = (1 - self.beta2.to(torch.float64) ** t).sqrt().to(torch.float32)
-        for name, p in self.params.items():
-            g = p.grad + _shaped(self.weight_decay, p) * p
-            mask = _shaped(active, p)
-            m_old, v_old = self.exp_avg[name], self.exp_avg_sq[name]
-            m_new = m_old.lerp(g, _shaped(1 - momentum, p))
-            b2 = _shaped(self.beta2, p)
-            v_new = v_old * b2 + (1 - b2) * g * g
-            denom = v_new.sqrt() / _shaped(correction2_sqrt, p) + _shaped(self.eps, p)
-            m_old.copy_(torch.where(mask, m_new, m_old))
-            v_old.copy_(torch.where(mask, v_new, v_old))
-            p.copy_(torch.where(mask, p - _shaped(step_size, p) * (m_new / denom), p))
+        p = self.flat(self.params.values())
+        g = self.flat(q.grad for q in self.params.values()) + _column(self.weight_decay) * p
+        mask = _column(active)
+        m_old, v_old = self.exp_avg_matrix, self.exp_avg_sq_matrix
+        m_new = m_old.lerp(g, _column(1 - momentum))
+        b2 = _column(self.beta2)
+        v_new = v_old * b2 + (1 - b2) * g * g
+        denom = v_new.sqrt() / _column(correction2_sqrt) + _column(self.eps)
+        m_old.copy_(torch.where(mask, m_new, m_old))
+        v_old.copy_(torch.where(mask, v_new, v_old))
+        self.write(torch.where(mask, p - _column(step_size) * (m_new / denom), p))
 
     def _set_group_momentum(self, group: dict, value: float) -> None:
         group["betas"] = (value, group["betas"][1])

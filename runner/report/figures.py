@@ -65,5 +65,6 @@ def plot_compare(path: Path, groups: Sequence[tuple[str, Sequence[Path]]], smoot
     for ax in (ax_lr, ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_lr.set_title("mean over completed seeds; bands: t-based 95% confidence interval of the mean (none for n=1)")
-    save_figure(fig, path)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.06, top=0.95)  # fixed margins: no second draw to crop
+    save_figure(fig, path, tight=False)
     return path

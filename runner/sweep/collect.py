@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runner import summary as summary_file
+from runner.files import read_yaml
 from runner.hydra_compat import expand_sweep
 from runner.status import Status
 from runner.summary import RunSummary
@@ -58,11 +57,7 @@ class RunRecord:
 
 
 def _load_yaml(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except (OSError, yaml.YAMLError):
-        return None
+    return read_yaml(path)
 
 
 def _baseline(config: Any) -> str | None:
