@@ -124,18 +124,25 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     job.reason = why_not_batched(cfg, split.input_shape, settings.max_pixels)
     if job.reason:
         return
+    n_train = len(split.train_x)
+    steps = total_steps(n_train, cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
+    per_epoch = iters_per_epoch(n_train, cfg.trainer.batch_size)
+    try:  # a policy that refuses this run's length (one_cycle over 1 step): the ordinary path says so in one line
+        cfg.schedule.resolve(per_epoch, steps)
+    except Exception:  # noqa: BLE001
+        job.reason = f"its schedule does not fit {steps} steps"
+        return
     try:  # held until the command ends (runner/cli.py), as a separate run holds its folder
         folder_lock.acquire(out_dir, f"hydra.sweep.subdir={out_dir.name!r} (in {out_dir.parent})")
     except folder_lock.FolderBusy as e:
         job.reason = str(e)  # the ordinary path reports it and leaves the folder alone
         return
-    n_train = len(split.train_x)
     job.member = Member(
         index=job.index,
         cfg=cfg,
         out_dir=out_dir,
-        steps=total_steps(n_train, cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps),
-        per_epoch=iters_per_epoch(n_train, cfg.trainer.batch_size),
+        steps=steps,
+        per_epoch=per_epoch,
         resume=state,
         previous=previous,
         n_train=n_train,
@@ -188,8 +195,9 @@ def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list[Any]
 
 def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[int, Any]) -> int | None:
     """Hydra writes each member's folder, then the members train together and each folder is finished."""
-    from hydra.core.utils import run_job
+    from hydra.core.utils import JobStatus, run_job
 
+    from runner import folder_lock
     from runner.batched.figures import draw_curves
     from runner.batched.group import train_group
     from runner.status import OUTCOMES
@@ -213,6 +221,15 @@ def run_group(launcher: Any, group: list[Job], data: DataCache, returns: dict[in
             job_subdir_key="hydra.sweep.subdir",
         )
     detach_file_logs()
+    # A member whose start raised (its folder could not be written): run_job recorded that job as failed, as it does
+    # for any job; the others train without it.
+    failed = [job for job in group if returns[job.index].status == JobStatus.FAILED]
+    for job in failed:
+        folder_lock.release(job.member.out_dir)
+    group = [job for job in group if job not in failed]
+    members = [job.member for job in group]
+    if not members:
+        return None
     split = data.get(members[0].cfg.dataset)
     for member in members:
         with member_log(member.out_dir):

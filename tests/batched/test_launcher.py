@@ -258,3 +258,15 @@ def test_a_bad_launcher_setting_is_one_line_exit_2_and_no_folder(tmp_path, overr
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {message}"]
     assert not folder.exists()
+
+
+def test_a_job_whose_policy_refuses_the_run_length_fails_as_under_the_basic_launcher(tmp_path):
+    """one_cycle refuses a 1-step run when it resolves: the batched launcher routes such a job to the ordinary path
+    (before, the group's log line met a member that never started and the whole sweep crashed)."""
+    args = ["schedule=constant,one_cycle", "seed=0", "trainer.max_steps=1"]
+    procs = {b: sweep(tmp_path / str(b), *args, cwd=tmp_path, batched=b) for b in (True, False)}
+    assert procs[True].returncode == procs[False].returncode != 0
+    assert "Traceback" not in procs[True].stderr
+    assert "schedule.total_steps=1: must be an integer >= 2" in procs[True].stdout + procs[True].stderr
+    rows = {b: [(r["schedule"], r["status"]) for r in read_csv(tmp_path / str(b) / "runs.csv")] for b in procs}
+    assert rows[True] == rows[False] == [("constant", "completed"), ("one_cycle", "failed")]
