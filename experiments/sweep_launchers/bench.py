@@ -13,7 +13,7 @@ Debian's dataset-fashion-mnist (or --fashion-root); without it those cases are s
 Prints the machine, then one Markdown table per case: median and spread of wall seconds per launcher, and the
 median over repeats of the per-repeat ratios batched/basic and batched/joblib; and how many jobs the batched
 launcher trained in groups (the rest fell back, see README's batched launcher section). Each case also times the
-batched sweep cut to two steps ("batched, 2 steps"): what batched pays besides training, and so the lowest
+batched sweep cut to four steps ("batched, 4 steps"): what batched pays besides training, and so the lowest
 batched/basic ratio that faster training could reach.
 """
 
@@ -56,7 +56,7 @@ def cases() -> list[Case]:
     ]
 
 
-FLOOR = "batched, 2 steps"
+FLOOR = "batched, 4 steps"
 LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib"], "batched": ["hydra/launcher=batched"]}
 GROUPED = re.compile(r"batched launcher: (\d+) jobs, (\d+) trained in (\d+) vectorized group")
 
@@ -78,7 +78,7 @@ def time_sweep(case: Case, launcher: str, steps: int, folder: Path, extra: list[
     proc = subprocess.run(args, capture_output=True, text=True, cwd=folder.parent)
     elapsed = time.perf_counter() - tic
     if proc.returncode != 0:
-        sys.exit(f"sweep failed ({' '.join(args)}):\n{proc.stderr[-2000:]}")
+        sys.exit(f"sweep failed ({' '.join(args)}):\n{(proc.stderr + proc.stdout)[-2000:]}")
     found = GROUPED.search(proc.stderr + proc.stdout)
     grouped = found is not None and int(found.group(2)) > 0
     note = f"{found.group(2)} of {found.group(1)} jobs in {found.group(3)} group(s)" if grouped else ""
@@ -139,9 +139,9 @@ def main() -> None:
                     if name == "batched":
                         case.grouped.append(note)
                     print(f"repeat {rep + 1} {case.name} {name}: {elapsed:.1f} s {note}", file=sys.stderr)
-                # The same batched sweep cut to two steps (one_cycle needs two): what it costs besides training
+                # The same batched sweep cut to four steps (one_cycle needs four): what it costs besides training
                 # (start-up, composing every job, folders, a figure per job, the report): batched/basic's floor.
-                elapsed, _ = time_sweep(case, "batched", 2, tmp / f"{case.name}-floor-{rep}", extra)
+                elapsed, _ = time_sweep(case, "batched", 4, tmp / f"{case.name}-floor-{rep}", extra)
                 case.times.setdefault(FLOOR, []).append(elapsed)
                 print(f"repeat {rep + 1} {case.name} {FLOOR}: {elapsed:.1f} s", file=sys.stderr)
     for case in chosen:

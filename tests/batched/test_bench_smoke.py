@@ -39,7 +39,7 @@ def run_smoke(tmp_path, *extra):
 def test_launcher_benchmark_smoke_times_every_launcher_and_prints_the_ratios(tmp_path):
     out = run_smoke(tmp_path)
     assert "### digits-9:" in out and "batched grouped: 9 of 9 jobs in 1 group(s)" in out, out
-    assert "| batched, 2 steps |" in out and "batched, 2 steps / basic wall-time ratio: median" in out, out
+    assert "| batched, 4 steps |" in out and "batched, 4 steps / basic wall-time ratio: median" in out, out
 
 
 @pytest.mark.slow
