@@ -32,8 +32,12 @@ def why_not_batched(cfg: Any, input_shape: tuple[int, int, int], max_pixels: int
         return f"logger={cfg.logger} (event files are written by the ordinary loop only)"
     if cfg.faults.fail_at_step is not None:
         return "faults.fail_at_step is set (an injected failure belongs to one run)"
-    pixels = input_shape[1] * input_shape[2]
-    if max_pixels is not None and pixels > max_pixels:
+    return too_many_pixels(input_shape, max_pixels)
+
+
+def too_many_pixels(input_shape: tuple[int, int, int], max_pixels: int | None) -> str | None:
+    """The reason when the inputs are larger than the launcher vectorizes (hydra.launcher.max_pixels), else None."""
+    if max_pixels is not None and input_shape[1] * input_shape[2] > max_pixels:
         return (
             f"{input_shape[1]}x{input_shape[2]} inputs exceed hydra.launcher.max_pixels={max_pixels} "
             "(vectorized convolutions lose to separate runs on large inputs)"

@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from runner.batched.grouping import group_key, split_groups, why_not_batched
+from runner.batched.grouping import group_key, split_groups, too_many_pixels, why_not_batched
 from runner.batched.members import LAUNCHER, Member, member_log, read_previous
 
 log = logging.getLogger("runner.batched")
@@ -85,8 +85,6 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     from runner.config import validate
     from runner.run_folder import config_diff
     from runner.status import FINAL
-    from runner.training import checkpoint as ckpt
-    from runner.training.loop import iters_per_epoch, total_steps
 
     try:
         cfg = validate(job.config)
@@ -96,6 +94,14 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     if cfg.task != "train":
         job.reason = f"task={cfg.task}"
         return
+    known = getattr(cfg.dataset, "INPUT_SHAPE", None)  # the image datasets' shape, known without loading them
+    if known is not None:
+        job.reason = too_many_pixels(known, settings.max_pixels)
+        if job.reason:
+            return  # decided before torch or the data is loaded here: the fallback costs this process nothing
+    from runner.training import checkpoint as ckpt  # imports torch
+    from runner.training.loop import iters_per_epoch, total_steps
+
     if getattr(cfg.model, "dropout", 0.0) or cfg.faults.fail_at_step is not None:
         job.reason = why_not_batched(cfg, (1, 1, 1), None)
         return
