@@ -2,7 +2,7 @@
 parallel, cores split between workers) and the batched launcher (compatible jobs trained as one vectorized model),
 interleaved, ratios taken within one run.
 
-    python experiments/sweep_launchers/bench.py                  # every case, 3 repeats (~8 min on 2 quiet cores)
+    python experiments/sweep_launchers/bench.py                  # every case, 3 repeats (~25 min on 2 quiet cores)
     python experiments/sweep_launchers/bench.py --cases digits-9 --repeats 5
     python experiments/sweep_launchers/bench.py --smoke          # the CI smoke: the 9-job digits case, tiny, 1 repeat
 

@@ -8,6 +8,7 @@ training alone could give: a sweep adds start-up, evaluation and per-run files o
 
     python experiments/sweep_launchers/step_cost.py               # small_cnn on 8x8 digits, M = 9 and 30
     python experiments/sweep_launchers/step_cost.py --shape 1,28,28 --batch 128
+    python experiments/sweep_launchers/step_cost.py --profile     # where a 9-member vectorized step spends its time
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--profile", action="store_true", help="torch's profiler table of the first group size")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     shape = tuple(int(v) for v in args.shape.split(","))
@@ -80,6 +82,14 @@ def main() -> None:
             f"| {m} | {statistics.median(separate) * 1e3:.1f} | {statistics.median(vectorized) * 1e3:.1f} | "
             f"{statistics.median(ratios):.2f} |"
         )
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                vectorized_step_s(models, x, y, args.batch, args.steps)
+            print(f"\n{m} members, {args.steps} vectorized steps:\n")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+            args.profile = False
 
 
 if __name__ == "__main__":
