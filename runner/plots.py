@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 from runner.analysis.plateaus import centred_median, ema  # noqa: E402
 from runner.analysis.run import analyze_run  # noqa: E402
 from runner.analysis.settings import AnalysisConfig  # noqa: E402
-from runner.files import atomic_file, floats, read_csv_columns  # noqa: E402
+from runner.files import atomic_file, floats, read_csv_columns, read_yaml  # noqa: E402
 from runner.training.records import accuracy_points  # noqa: E402
 
 
@@ -35,8 +35,6 @@ def save_figure(fig: plt.Figure, path: Path, tight: bool = True) -> None:
 def run_analysis_settings(run_dir: Path) -> dict[str, Any]:
     """The run's analysis.* keys from the config Hydra saved in its folder (.hydra/config.yaml), else the defaults:
     the figure is drawn before summary.json holds the analysis, and must use the run's own settings."""
-    import yaml
-
     defaults = AnalysisConfig()
     out: dict[str, Any] = {
         "smoothing": defaults.smoothing,
@@ -44,10 +42,7 @@ def run_analysis_settings(run_dir: Path) -> dict[str, Any]:
         "rel_drop": defaults.plateau.rel_drop,
         "escape_drop": defaults.plateau.escape_drop,
     }
-    try:
-        saved = yaml.safe_load((Path(run_dir) / ".hydra" / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return out
+    saved = read_yaml(Path(run_dir) / ".hydra" / "config.yaml") or {}
     analysis = saved.get("analysis") or {}
     out["smoothing"] = analysis.get("smoothing", out["smoothing"])
     plateau = analysis.get("plateau") or {}

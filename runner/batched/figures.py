@@ -18,7 +18,7 @@ from typing import Any
 
 
 def draw_curves(jobs: list[dict[str, Any]], workers: int) -> list[tuple[str, str] | None]:
-    """plot_curves(**job) for every job, in order; each entry None, or (the error, its traceback) where it failed."""
+    """plot_curves(**job) for every job, in order; each entry None, or ("Type: message", traceback) where it failed."""
     if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
         import runner.plots  # noqa: F401 - imported once here, not once in every worker
 
@@ -40,5 +40,5 @@ def draw_one(job: dict[str, Any]) -> tuple[str, str] | None:
     try:
         plot_curves(**job)
     except Exception as exc:  # noqa: BLE001 - recorded in the member's summary.json and run.log, as run_train does
-        return str(exc), traceback.format_exc()
+        return f"{type(exc).__name__}: {exc}", traceback.format_exc()
     return None

@@ -121,11 +121,10 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     if state is not None and config_diff(state["config"], ckpt.config_dict(cfg)):
         job.reason = "its folder holds a run with another config"
         return
-    known = getattr(cfg.dataset, "INPUT_SHAPE", None)  # the image datasets' shape, known without loading them
-    if known is not None:
+    if known is not None:  # the other reasons, still without loading data for a job this process will not train
         job.reason = why_not_batched(cfg, known, settings.max_pixels)
         if job.reason:
-            return  # no data loaded in this process for a job it will not train: the fallback costs nothing here
+            return
     split = data.get(cfg.dataset)
     job.reason = why_not_batched(cfg, split.input_shape, settings.max_pixels)
     if job.reason:
@@ -134,7 +133,7 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
     steps = total_steps(n_train, cfg.trainer.batch_size, cfg.trainer.epochs, cfg.trainer.max_steps)
     per_epoch = iters_per_epoch(n_train, cfg.trainer.batch_size)
     try:  # a policy that refuses this run's length (one_cycle over 1 step): the ordinary path says so in one line
-        cfg.schedule.resolve(per_epoch, steps)
+        schedule = cfg.schedule.resolve(per_epoch, steps)
     except Exception:  # noqa: BLE001
         job.reason = f"its schedule does not fit {steps} steps"
         return
@@ -149,6 +148,7 @@ def plan_job(job: Job, settings: Any, data: DataCache) -> None:
         out_dir=out_dir,
         steps=steps,
         per_epoch=per_epoch,
+        schedule=schedule,
         resume=state,
         previous=previous,
         n_train=n_train,

@@ -35,7 +35,7 @@ class Member:
     per_epoch: int
     resume: dict | None = None  # its checkpoint, when it continues
     previous: RunSummary = field(default_factory=RunSummary)
-    schedule: Any = None
+    schedule: Any = None  # its policy resolved to the run's length (runner/batched/launcher.py, plan_job)
     eval_at: dict = field(default_factory=dict)
     order: Any = None
     metrics: Any = None
@@ -59,7 +59,6 @@ class Member:
 
         cfg = self.cfg
         self.wall0 = time.perf_counter()
-        self.schedule = cfg.schedule.resolve(self.per_epoch, self.steps)
         self.eval_at = evaluation_points(
             self.steps, self.per_epoch, self.schedule.cycle_ends(self.steps), cfg.trainer.eval_every
         )
@@ -138,7 +137,7 @@ class Member:
         """What run_train does after its loop, up to its figure: the summary and the analysis. Returns the arguments
         of its curves.png (drawn with the group's other figures, runner/batched/figures.py), or None when the
         figure cannot be prepared (recorded as run_train records a failed figure)."""
-        from runner.training.run import analyze_folder, curves_arguments, finish_summary
+        from runner.training.run import analyze_folder, curves_arguments, finish_summary, postprocess_failed
 
         summary = self.summary
         with member_log(self.out_dir):
@@ -150,26 +149,21 @@ class Member:
             try:
                 summary.update(**analyze_folder(self.out_dir, self.cfg.analysis))
             except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log, as run_train does
-                self.postprocess_failed("analysis", exc)
+                postprocess_failed(summary, "analysis", exc)
             try:
                 return curves_arguments(self.out_dir, self.schedule, summary, self.cfg)
             except Exception as exc:  # noqa: BLE001
-                self.postprocess_failed("curves.png", exc)
+                postprocess_failed(summary, "curves.png", exc)
                 return None
-
-    def postprocess_failed(self, name: str, exc: Any, trace: str | None = None) -> None:
-        if trace is None:
-            log.exception("%s failed", name)
-        else:
-            log.error("%s failed\n%s", name, trace.rstrip())
-        self.summary.postprocess_errors = [*(self.summary.postprocess_errors or []), f"{name}: {exc}"]
 
     def finish(self, figure_failure: tuple[str, str] | None = None) -> Status:
         """summary.json and the last log line, once curves.png is drawn (`figure_failure`: its error and traceback)."""
+        from runner.training.run import postprocess_failed
+
         summary = self.summary
         with member_log(self.out_dir):
             if figure_failure is not None:
-                self.postprocess_failed("curves.png", *figure_failure)
+                postprocess_failed(summary, "curves.png", *figure_failure)
             summary.write(self.out_dir)
             log.info(
                 "%s: status %s, final val_acc %s, test_acc %s (batched)",

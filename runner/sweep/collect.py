@@ -56,10 +56,6 @@ class RunRecord:
         return None
 
 
-def _load_yaml(path: Path) -> Any:
-    return read_yaml(path)
-
-
 def _baseline(config: Any) -> str | None:
     """analysis.baseline of a run's composed config, when it names a group (the report reads nothing else there)."""
     analysis = config.get("analysis") if isinstance(config, dict) else None
@@ -71,7 +67,7 @@ def _baseline(config: Any) -> str | None:
 
 def planned_jobs(sweep_dir: Path) -> list[list[str]]:
     """The override list of every job the sweep meant to run, from multirun.yaml (empty if it is gone)."""
-    multirun = _load_yaml(sweep_dir / "multirun.yaml")
+    multirun = read_yaml(sweep_dir / "multirun.yaml")
     if not isinstance(multirun, dict):
         return []
     hydra_cfg = multirun.get("hydra") or {}
@@ -112,8 +108,8 @@ def found_runs(sweep_dir: Path) -> list[RunRecord]:
     runs = []
     for hydra_dir in sorted(sweep_dir.glob("*/.hydra")):
         folder = hydra_dir.parent
-        hydra_cfg = (_load_yaml(hydra_dir / "hydra.yaml") or {}).get("hydra", {})
-        overrides = _load_yaml(hydra_dir / "overrides.yaml") or []
+        hydra_cfg = (read_yaml(hydra_dir / "hydra.yaml") or {}).get("hydra", {})
+        overrides = read_yaml(hydra_dir / "overrides.yaml") or []
         job = (hydra_cfg.get("job") or {}).get("num")
         summary, problem = read_summary(folder)
         runs.append(
@@ -123,7 +119,7 @@ def found_runs(sweep_dir: Path) -> list[RunRecord]:
                 folder=folder,
                 summary=summary,
                 problem=problem,
-                baseline=_baseline(_load_yaml(hydra_dir / "config.yaml")),
+                baseline=_baseline(read_yaml(hydra_dir / "config.yaml")),
             )
         )
     return runs

@@ -224,11 +224,7 @@ def run_train(cfg: Any, out_dir: Path) -> Status:
         try:
             finish()
         except Exception as exc:  # noqa: BLE001 - recorded in summary.json and the log
-            log.exception("%s failed", step_name)
-            summary.postprocess_errors = [
-                *(summary.postprocess_errors or []),
-                f"{step_name}: {type(exc).__name__}: {exc}",
-            ]
+            postprocess_failed(summary, step_name, exc)
     summary.write(out_dir)
     log.info(
         "%s: status %s, final val_acc %s, test_acc %s, %s",
@@ -365,6 +361,17 @@ def analyze_folder(out_dir: Path, analysis_cfg: Any) -> dict:
         escape_drop=plateau.escape_drop,
         targets=analysis_cfg.targets,
     )
+
+
+def postprocess_failed(summary: RunSummary, name: str, exc: Any, trace: str | None = None) -> None:
+    """A failed analysis or figure, logged and kept in summary.json's postprocess_errors. `exc` is the exception, or
+    its text with `trace` when it was raised in another process (runner/batched/figures.py)."""
+    if trace is None:
+        log.exception("%s failed", name)
+        exc = f"{type(exc).__name__}: {exc}"
+    else:
+        log.error("%s failed\n%s", name, trace.rstrip())
+    summary.postprocess_errors = [*(summary.postprocess_errors or []), f"{name}: {exc}"]
 
 
 def write_figures(out_dir: Path, schedule: Any, summary: RunSummary, cfg: Any) -> None:
